@@ -1,0 +1,407 @@
+/** @file Arrow IPC tables on disk: atomic sharded writes, whole-table reads, and record-batch streams. */
+
+import { randomBytes } from 'node:crypto';
+import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  AsyncByteQueue,
+  DataType,
+  RecordBatch,
+  RecordBatchFileWriter,
+  RecordBatchReader,
+  Schema,
+  Table,
+  type AsyncRecordBatchFileReader,
+  type Field,
+} from 'apache-arrow';
+import { DatasetError } from './errors.js';
+import type { TableKind } from './schemas.js';
+import { TableValidator } from './table-validation.js';
+
+/** Where record batches for a table come from. */
+export type BatchSource = Table | RecordBatch | Iterable<RecordBatch> | AsyncIterable<RecordBatch>;
+
+export interface WriteTableOptions {
+  /** Split the table into files of at most this many rows, named `name-00000.arrow`, `name-00001.arrow`, ... */
+  maxRowsPerShard?: number;
+  /** Cut record batches larger than this many rows (default: about 8 MiB of fixed-width data per batch). */
+  maxRowsPerBatch?: number;
+  /** Check the schema and every row against this table kind while writing; a failure leaves nothing behind. */
+  kind?: TableKind;
+  /** The schema, needed only when the source may yield no batch at all. */
+  schema?: Schema;
+}
+
+/** What a write produced. */
+export interface WrittenTable {
+  files: string[];
+  rows: number;
+  batches: number;
+  bytes: number;
+  schema: Schema;
+}
+
+const MAGIC = 'ARROW1';
+const TARGET_BATCH_BYTES = 8 << 20;
+const MAX_IOV = 512;
+
+/** Collects the writer's output so each batch's bytes reach the file before the next batch is encoded. */
+class ChunkSink extends AsyncByteQueue {
+  chunks: Uint8Array[] = [];
+  override write(value: ArrayBufferView | ArrayBufferLike | ArrayLike<number> | Iterable<number>): void {
+    const bytes = value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBufferLike);
+    if (bytes.byteLength > 0) this.chunks.push(bytes);
+  }
+}
+
+function tempName(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** The stem and shard file name pattern of a table path (`dir/name.arrow` → `dir/name-00000.arrow`, ...). */
+function shardNaming(file: string): { dir: string; stem: string; name: (i: number) => string; pattern: RegExp } {
+  const dir = path.dirname(file);
+  const stem = path.basename(file).replace(/\.arrow$/, '');
+  const escaped = stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return {
+    dir,
+    stem,
+    name: (i) => path.join(dir, `${stem}-${String(i).padStart(5, '0')}.arrow`),
+    pattern: new RegExp(`^${escaped}-(\\d{5,})\\.arrow$`),
+  };
+}
+
+function fixedRowBytes(schema: Schema): number {
+  let bytes = 0;
+  for (const f of schema.fields) {
+    const t = f.type as DataType;
+    if (DataType.isFixedSizeList(t)) {
+      const child = t.children[0]!.type as DataType & { bitWidth?: number; precision?: number };
+      const width = DataType.isFloat(child) ? [2, 4, 8][child.precision]! : (child.bitWidth ?? 32) / 8;
+      bytes += t.listSize * width;
+    } else {
+      bytes += 16;
+    }
+  }
+  return Math.max(bytes, 1);
+}
+
+function sameFields(a: readonly Field[], b: readonly Field[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((f, i) => {
+      const g = b[i]!;
+      return (
+        f.name === g.name &&
+        String(f.type) === String(g.type) &&
+        f.metadata.get('ARROW:extension:metadata') === g.metadata.get('ARROW:extension:metadata')
+      );
+    })
+  );
+}
+
+async function* batchesOf(source: BatchSource): AsyncGenerator<RecordBatch> {
+  if (source instanceof Table) {
+    yield* source.batches;
+  } else if (source instanceof RecordBatch) {
+    yield source;
+  } else {
+    yield* source as AsyncIterable<RecordBatch>;
+  }
+}
+
+/** One open output file: a temp name being written by an Arrow file writer. */
+class ShardWriter {
+  rows = 0;
+  bytes = 0;
+  private readonly sink = new ChunkSink();
+  private readonly writer = new RecordBatchFileWriter();
+
+  private constructor(
+    readonly temp: string,
+    readonly target: string,
+    private readonly handle: FileHandle,
+    schema: Schema,
+  ) {
+    this.writer.reset(this.sink, schema);
+  }
+
+  static async create(target: string, schema: Schema): Promise<ShardWriter> {
+    const temp = tempName(target);
+    return new ShardWriter(temp, target, await open(temp, 'wx'), schema);
+  }
+
+  async write(batch: RecordBatch): Promise<void> {
+    this.writer.write(batch);
+    this.rows += batch.numRows;
+    await this.flush();
+  }
+
+  async finish(): Promise<void> {
+    this.writer.finish();
+    await this.flush();
+    await this.handle.datasync();
+    await this.handle.close();
+  }
+
+  async discard(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await unlink(this.temp).catch(() => undefined);
+  }
+
+  private async flush(): Promise<void> {
+    const chunks = this.sink.chunks;
+    this.sink.chunks = [];
+    for (let i = 0; i < chunks.length; i += MAX_IOV) {
+      const part = chunks.slice(i, i + MAX_IOV);
+      const { bytesWritten } = await this.handle.writev(part);
+      const expected = part.reduce((s, c) => s + c.byteLength, 0);
+      if (bytesWritten !== expected) {
+        throw new DatasetError(`${this.target}: short write (${bytesWritten} of ${expected} bytes); is the disk full?`);
+      }
+      this.bytes += bytesWritten;
+    }
+  }
+}
+
+/**
+ * Writes a table as Arrow IPC file(s). Each file is written under a temporary name in the same directory and
+ * renamed into place only when every file is complete, so an interrupted write never leaves a table that looks
+ * whole. With `maxRowsPerShard` the table becomes `name-00000.arrow`, `name-00001.arrow`, ..., one file open at
+ * a time, so memory stays flat however large the source; stale higher-numbered shards of an older write are removed.
+ */
+export async function writeTable(file: string, source: BatchSource, options: WriteTableOptions = {}): Promise<WrittenTable> {
+  const { maxRowsPerShard } = options;
+  if (maxRowsPerShard !== undefined && (!Number.isInteger(maxRowsPerShard) || maxRowsPerShard < 1)) {
+    throw new DatasetError(`${file}: maxRowsPerShard must be a positive integer (got ${maxRowsPerShard})`);
+  }
+  if (options.maxRowsPerBatch !== undefined && (!Number.isInteger(options.maxRowsPerBatch) || options.maxRowsPerBatch < 1)) {
+    throw new DatasetError(`${file}: maxRowsPerBatch must be a positive integer (got ${options.maxRowsPerBatch})`);
+  }
+  const naming = shardNaming(file);
+  const sharded = maxRowsPerShard !== undefined;
+  let schema: Schema | undefined = options.schema ?? (source instanceof Table || source instanceof RecordBatch ? source.schema : undefined);
+  let validator: TableValidator | undefined;
+  let rowsPerBatch = 0;
+  const done: ShardWriter[] = [];
+  let current: ShardWriter | undefined;
+  let rows = 0;
+  let batches = 0;
+
+  const begin = (s: Schema): void => {
+    schema = s;
+    if (options.kind) validator = new TableValidator(options.kind, s, file);
+    rowsPerBatch = options.maxRowsPerBatch ?? Math.max(1, Math.floor(TARGET_BATCH_BYTES / fixedRowBytes(s)));
+  };
+  const nextShard = async (): Promise<ShardWriter> => {
+    const target = sharded ? naming.name(done.length + (current ? 1 : 0)) : file;
+    if (current) {
+      await current.finish();
+      done.push(current);
+    }
+    current = await ShardWriter.create(target, schema!);
+    return current;
+  };
+
+  try {
+    if (schema) begin(schema);
+    for await (let batch of batchesOf(source)) {
+      if (!schema) begin(batch.schema);
+      if (batch.schema !== schema) {
+        if (!sameFields(batch.schema.fields, schema!.fields)) {
+          throw new DatasetError(
+            `${file}: record batch ${batches} has columns (${batch.schema.fields.map((f) => `${f.name}: ${f.type}`).join(', ')}) but the table has (${schema!.fields.map((f) => `${f.name}: ${f.type}`).join(', ')})`,
+          );
+        }
+        batch = new RecordBatch(schema!, batch.data);
+      }
+      validator?.check(batch);
+      for (let at = 0; at < batch.numRows; ) {
+        let writer = current ?? (await nextShard());
+        if (sharded && writer.rows >= maxRowsPerShard!) writer = await nextShard();
+        const room = sharded ? maxRowsPerShard! - writer.rows : Infinity;
+        const take = Math.min(batch.numRows - at, rowsPerBatch, room);
+        await writer.write(take === batch.numRows ? batch : batch.slice(at, at + take));
+        at += take;
+        batches++;
+      }
+      rows += batch.numRows;
+    }
+    if (!schema) {
+      throw new DatasetError(`${file}: the source yielded no record batches and no schema was given; pass options.schema`);
+    }
+    if (!current) await nextShard();
+    await current!.finish();
+    done.push(current!);
+    current = undefined;
+  } catch (err) {
+    await current?.discard();
+    for (const w of done) await w.discard();
+    throw err;
+  }
+
+  for (const w of done) await rename(w.temp, w.target);
+  if (sharded) await removeStaleShards(naming, done.length);
+  return {
+    files: done.map((w) => w.target),
+    rows,
+    batches,
+    bytes: done.reduce((s, w) => s + w.bytes, 0),
+    schema: schema!,
+  };
+}
+
+async function removeStaleShards(naming: ReturnType<typeof shardNaming>, count: number): Promise<void> {
+  for (const entry of await readdir(naming.dir)) {
+    const m = naming.pattern.exec(entry);
+    if (m && Number(m[1]) >= count) await unlink(path.join(naming.dir, entry));
+  }
+}
+
+/**
+ * The files of a table: the file itself if it exists, else its shards `name-00000.arrow`, ... in order.
+ * A list is taken as given.
+ */
+export async function resolveTableFiles(fileOrShards: string | readonly string[]): Promise<string[]> {
+  if (typeof fileOrShards !== 'string') {
+    if (fileOrShards.length === 0) throw new DatasetError('no table files given; pass at least one .arrow file');
+    return [...fileOrShards];
+  }
+  const file = fileOrShards;
+  const info = await stat(file).catch(() => null);
+  if (info?.isFile()) return [file];
+  const naming = shardNaming(file);
+  const entries = await readdir(naming.dir).catch(() => [] as string[]);
+  const shards = entries
+    .map((e) => ({ e, m: naming.pattern.exec(e) }))
+    .filter((x) => x.m)
+    .sort((a, b) => Number(a.m![1]) - Number(b.m![1]))
+    .map((x) => path.join(naming.dir, x.e));
+  if (shards.length === 0) {
+    throw new DatasetError(`${file}: no such table file, and no shards ${naming.stem}-00000.arrow, ... in ${naming.dir}`);
+  }
+  shards.forEach((s, i) => {
+    if (s !== naming.name(i)) {
+      throw new DatasetError(`${naming.name(i)}: shard ${i} of table ${file} is missing (found ${path.basename(s)} instead)`);
+    }
+  });
+  return shards;
+}
+
+/** One Arrow IPC file opened for random access to its record batches. */
+export class ArrowTableFile {
+  private constructor(
+    readonly file: string,
+    private readonly reader: AsyncRecordBatchFileReader,
+    readonly schema: Schema,
+    readonly numBatches: number,
+  ) {}
+
+  /** Opens `file`, checking that it is a complete Arrow IPC file; errors name the file. */
+  static async open(file: string): Promise<ArrowTableFile> {
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (err) {
+      throw new DatasetError(`${file}: cannot open table file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    try {
+      const { size } = await handle.stat();
+      const head = Buffer.alloc(6);
+      const tail = Buffer.alloc(6);
+      await handle.read(head, 0, 6, 0);
+      if (size >= 6) await handle.read(tail, 0, 6, size - 6);
+      if (head.toString('latin1') !== MAGIC) {
+        throw new DatasetError(
+          `${file}: not an Arrow IPC file (it does not start with "ARROW1"); b2m tables are Arrow IPC files, as pyarrow's feather.write_feather or ipc.new_file write them`,
+        );
+      }
+      if (size < 12 || tail.toString('latin1') !== MAGIC) {
+        throw new DatasetError(`${file}: Arrow IPC file is truncated (no closing "ARROW1" footer); it was not completely written, so write it again`);
+      }
+      const reader = (await RecordBatchReader.from(handle)) as AsyncRecordBatchFileReader;
+      await reader.open({ autoDestroy: false });
+      return new ArrowTableFile(file, reader, reader.schema, reader.numRecordBatches);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      if (err instanceof DatasetError) throw err;
+      throw new DatasetError(`${file}: cannot read the Arrow IPC footer or schema (${(err as Error).message}); the file is damaged`);
+    }
+  }
+
+  /** Record batch `index` (0-based). Each call reads it from disk. */
+  async readBatch(index: number): Promise<RecordBatch> {
+    let batch: RecordBatch | null;
+    try {
+      batch = await this.reader.readRecordBatch(index);
+    } catch (err) {
+      throw new DatasetError(`${this.file}: record batch ${index} cannot be read (${(err as Error).message}); the file is damaged`);
+    }
+    if (!batch) throw new DatasetError(`${this.file}: record batch ${index} does not exist (the file has ${this.numBatches})`);
+    return batch;
+  }
+
+  async close(): Promise<void> {
+    await this.reader.cancel();
+  }
+}
+
+export interface ReadTableOptions {
+  /** Check schema and every row against this kind. */
+  kind?: TableKind;
+}
+
+/**
+ * Streams the record batches of a table (a file, its shards, or a list of files) one at a time, never holding
+ * more than the batch in hand. All files must share one schema.
+ */
+export async function* openTableStream(
+  fileOrShards: string | readonly string[],
+  options: ReadTableOptions = {},
+): AsyncGenerator<RecordBatch, void, undefined> {
+  const files = await resolveTableFiles(fileOrShards);
+  let schema: Schema | undefined;
+  let validator: TableValidator | undefined;
+  for (const file of files) {
+    const table = await ArrowTableFile.open(file);
+    try {
+      if (!schema) {
+        schema = table.schema;
+        if (options.kind) validator = new TableValidator(options.kind, schema, file);
+      } else if (!sameFields(table.schema.fields, schema.fields)) {
+        throw new DatasetError(`${file}: its schema differs from the table's first file ${files[0]}; all shards need one schema`);
+      }
+      for (let i = 0; i < table.numBatches; i++) {
+        let batch = await table.readBatch(i);
+        if (batch.schema !== schema) batch = new RecordBatch(schema, batch.data);
+        if (validator) {
+          try {
+            validator.check(batch);
+          } catch (err) {
+            if (err instanceof DatasetError && files.length > 1) err.message = `${err.message} (in shard ${file})`;
+            throw err;
+          }
+        }
+        yield batch;
+      }
+    } finally {
+      await table.close();
+    }
+  }
+}
+
+/** The schema of a table without reading its rows. */
+export async function readTableSchema(fileOrShards: string | readonly string[]): Promise<Schema> {
+  const [first] = await resolveTableFiles(fileOrShards);
+  const table = await ArrowTableFile.open(first!);
+  await table.close();
+  return table.schema;
+}
+
+/** Reads a whole table (file, shards, or list of files) into memory. */
+export async function readTable(fileOrShards: string | readonly string[], options: ReadTableOptions = {}): Promise<Table> {
+  const batches: RecordBatch[] = [];
+  for await (const batch of openTableStream(fileOrShards, options)) batches.push(batch);
+  if (batches.length === 0) return new Table(await readTableSchema(fileOrShards));
+  return new Table(batches);
+}
