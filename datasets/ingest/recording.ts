@@ -1,0 +1,90 @@
+/** @file The in-memory continuous recording every ingest reader produces, with its channels, annotations and time base. */
+
+/** One recorded channel, its values already in `unit`. */
+export interface RecordingChannel {
+  name: string;
+  /** BIDS channel type (`SEEG`, `ECOG`, `EEG`, `ECG`, `EOG`, `EMG`, `ADC`, `TRIG`, `MISC`, ...). */
+  type: string;
+  /** Unit of the values in `Recording.data`; voltages are always µV, written `uV`. */
+  unit: string;
+  /** Unit as written in the source file, before voltages were brought to µV. */
+  storedUnit: string;
+  /** Samples per second. */
+  rate: number;
+  /** Physical range the source declares for the channel, in `unit`. */
+  physicalMin: number;
+  physicalMax: number;
+  transducer: string;
+  prefiltering: string;
+}
+
+/** A marker in time, in seconds from the recording's first sample. */
+export interface Annotation {
+  onset: number;
+  duration: number;
+  text: string;
+}
+
+/**
+ * A stretch of gap-free samples. `onset` is its time in seconds from the first sample; `offset` is where its first
+ * sample sits in the concatenated `data`, in seconds (sample index = offset × rate). Continuous files have one.
+ */
+export interface RecordingSegment {
+  onset: number;
+  offset: number;
+  duration: number;
+}
+
+/** A recording read from a file: channel `i` has its samples in `data[i]`. */
+export interface Recording {
+  file: string;
+  /** `EDF`, `EDF+C`, `EDF+D`, `BDF`, `BDF+C`, `BDF+D`, ... */
+  format: string;
+  subject: string;
+  /** Local wall-clock start of the first sample, ISO 8601 without a zone (EDF stores local time). */
+  startTime: string;
+  /** Seconds of signal held, gaps excluded. */
+  duration: number;
+  channels: RecordingChannel[];
+  data: Float32Array[];
+  annotations: Annotation[];
+  segments: RecordingSegment[];
+  /** Time of the first sample on the clock of external event times (NWB trials, BIDS events); 0 for EDF. */
+  timeOffset: number;
+}
+
+const VOLTAGE_TO_MICRO: Record<string, number> = {
+  V: 1e6,
+  volt: 1e6,
+  volts: 1e6,
+  Volts: 1e6,
+  mV: 1e3,
+  millivolts: 1e3,
+  uV: 1,
+  'µV': 1,
+  'μV': 1,
+  microvolts: 1,
+  nV: 1e-3,
+};
+
+/** How to bring a stored unit to the unit b2m keeps: voltages to µV (`uV`), everything else unchanged. */
+export function normalizeUnit(stored: string): { unit: string; scale: number } {
+  const scale = VOLTAGE_TO_MICRO[stored.trim()];
+  return scale === undefined ? { unit: stored.trim(), scale: 1 } : { unit: 'uV', scale };
+}
+
+/**
+ * The sample index in the concatenated data of time `t` (seconds from the first sample), or -1 when `t` falls in
+ * a gap between segments of a discontinuous recording.
+ */
+export function sampleIndexAt(segments: readonly RecordingSegment[], t: number, rate: number): number {
+  for (const s of segments) {
+    if (t >= s.onset - 0.5 / rate && t < s.onset + s.duration) return Math.round((s.offset + t - s.onset) * rate);
+  }
+  return -1;
+}
+
+/** The segment that holds time `t`, or undefined in a gap. */
+export function segmentAt(segments: readonly RecordingSegment[], t: number, rate: number): RecordingSegment | undefined {
+  return segments.find((s) => t >= s.onset - 0.5 / rate && t < s.onset + s.duration);
+}
