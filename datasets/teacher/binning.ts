@@ -36,9 +36,10 @@ function sortedSpikes(times: ArrayLike<number>, unit: number): Float64Array {
 /**
  * Counts each unit's spikes in bins of `binWidth` seconds covering `[event - pre, event + post)` and divides by
  * the width, giving rates in spikes per second. Bin `b` is the half-open interval
- * `[event - pre + b·w, event - pre + (b+1)·w)`, so a spike on an edge falls in the later bin, and edges are
- * computed once so that neighbouring bins never share or lose a spike. The window must hold a whole number of
- * bins. Spike times need not be sorted.
+ * `[event - pre + b·w, event - pre + (b+1)·w)`, so a spike on an edge falls in the later bin; edges are moved
+ * 1 ns earlier so that "on the edge" survives the rounding of `event - pre + b·w` (no recording resolves spike
+ * times that finely), and each edge is shared by its two bins so that none double-counts or loses a spike. The
+ * window must hold a whole number of bins. Spike times need not be sorted.
  */
 export function binSpikes(
   units: readonly ArrayLike<number>[],
@@ -62,15 +63,16 @@ export function binSpikes(
   const sorted = units.map((u, i) => sortedSpikes(u, i));
   const data = new Float64Array(trials * bins * nUnits);
   const rate = 1 / binWidth;
+  const slack = 1e-9;
   for (let i = 0; i < trials; i++) {
     const event = eventTimes[i]!;
     if (!Number.isFinite(event)) throw new DatasetError(`binSpikes: event ${i} has time ${event}; event times must be finite seconds.`);
     const first = event - window.pre;
     for (let u = 0; u < nUnits; u++) {
       const spikes = sorted[u]!;
-      let lo = lowerBound(spikes, first);
+      let lo = lowerBound(spikes, first - slack);
       for (let b = 0; b < bins; b++) {
-        const hi = lowerBound(spikes, first + (b + 1) * binWidth);
+        const hi = lowerBound(spikes, first + (b + 1) * binWidth - slack);
         data[(i * bins + b) * nUnits + u] = (hi - lo) * rate;
         lo = hi;
       }
