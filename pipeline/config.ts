@@ -378,8 +378,8 @@ export function configToYaml(config: ExperimentConfig): string {
 
 interface ConfigSource {
   readonly data: unknown;
-  /** "line N of FILE" for a key path present in the file. */
-  readonly line: (keyPath: readonly PropertyKey[]) => string | undefined;
+  /** "line N of FILE" for a key path present in the file, or the line of its nearest enclosing section. */
+  readonly line: (keys: readonly PropertyKey[]) => string | undefined;
 }
 
 interface Override {
@@ -411,19 +411,20 @@ function readConfigSource(file: string): ConfigSource {
     throw new ConfigError(`Config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Check that it exists and is readable.`);
   }
   const lineCounter = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: true });
   const syntax = doc.errors[0];
   if (syntax) {
     const at = syntax.linePos?.[0];
     const where = at ? ` at line ${at.line}, column ${at.col}` : '';
-    throw new ConfigError(`Config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}${where}: ${syntax.message.split('\n')[0]}. Fix the syntax and run again.`);
+    throw new ConfigError(`Config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}${where}: ${(syntax.message.split('\n')[0] as string).replace(/ at line \d+, column \d+:?$/, '')}. Fix the syntax and run again.`);
   }
   const data: unknown = doc.toJS() ?? {};
-  const line = (keyPath: readonly PropertyKey[]): string | undefined => {
-    for (let n = keyPath.length; n >= 1; n--) {
-      const node = doc.getIn(keyPath.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+  const line = (keys: readonly PropertyKey[]): string | undefined => {
+    for (let n = keys.length; n >= 1; n--) {
+      const node = doc.getIn(keys.slice(0, n), true) as { range?: [number, number, number] } | undefined;
       if (node && typeof node === 'object' && node.range) {
-        return `line ${lineCounter.linePos(node.range[0]).line} of ${path.basename(file)}`;
+        const at = `line ${lineCounter.linePos(node.range[0]).line} of ${path.basename(file)}`;
+        return n === keys.length ? at : `in \`${keyPath(keys.slice(0, n))}\` at ${at}`;
       }
     }
     return undefined;
