@@ -7,3 +7,6 @@ export * from './schemas.js';
 export * from './record-batch.js';
 export * from './table-validation.js';
 export * from './table-io.js';
+export * from './manifest.js';
+export * from './splits.js';
+export * from './dataset.js';
