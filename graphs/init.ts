@@ -1,0 +1,241 @@
+/** @file Seeded parameter initializers (zeros to orthogonal) and the small PRNG behind them. */
+import { GraphError } from './errors.js';
+import type { FloatType } from './tensor.js';
+
+/**
+ * sfc32 (Chris Doty-Humphrey's Small Fast Counter, 128-bit state, passes PractRand), seeded through a
+ * murmur3 finalizer so that nearby seeds give unrelated streams.
+ */
+export class Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+  private spare: number | null = null;
+
+  constructor(seed: number) {
+    this.a = fmix32(seed ^ 0x9e3779b9);
+    this.b = fmix32(this.a ^ 0x85ebca6b);
+    this.c = fmix32(this.b ^ 0xc2b2ae35);
+    this.d = 1;
+    for (let i = 0; i < 12; i++) this.nextUint32();
+  }
+
+  /** The generator of one parameter: depends only on the graph seed and the parameter path. */
+  static forPath(seed: number, path: string): Rng {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193);
+    const high = Math.floor(seed / 0x100000000) >>> 0;
+    return new Rng(fmix32(h ^ fmix32((seed >>> 0) ^ fmix32(high))));
+  }
+
+  nextUint32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  uniform(): number {
+    const hi = this.nextUint32() >>> 5;
+    const lo = this.nextUint32() >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Standard normal (Box-Muller; the second value of each pair is kept for the next call). */
+  normal(): number {
+    if (this.spare !== null) {
+      const s = this.spare;
+      this.spare = null;
+      return s;
+    }
+    let u = this.uniform();
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Fan mode of the Kaiming initializers. */
+export type FanMode = 'fanIn' | 'fanOut';
+
+/** A parameter initializer. `gain` defaults: 1 for Xavier and orthogonal, sqrt(2) (ReLU) for Kaiming. */
+export type Init =
+  | { kind: 'zeros' }
+  | { kind: 'ones' }
+  | { kind: 'constant'; value: number }
+  | { kind: 'uniform'; low: number; high: number }
+  | { kind: 'normal'; std: number; mean: number }
+  | { kind: 'xavierUniform'; gain: number }
+  | { kind: 'xavierNormal'; gain: number }
+  | { kind: 'kaimingUniform'; gain: number; mode: FanMode }
+  | { kind: 'kaimingNormal'; gain: number; mode: FanMode }
+  | { kind: 'orthogonal'; gain: number }
+  | { kind: 'values'; values: ArrayLike<number> };
+
+/** An initializer, or the name of one with default settings. */
+export type InitSpec =
+  | Init
+  | 'zeros'
+  | 'ones'
+  | 'xavierUniform'
+  | 'xavierNormal'
+  | 'kaimingUniform'
+  | 'kaimingNormal'
+  | 'orthogonal';
+
+/** Constructors of the initializers. */
+export const init = {
+  zeros: (): Init => ({ kind: 'zeros' }),
+  ones: (): Init => ({ kind: 'ones' }),
+  constant: (value: number): Init => ({ kind: 'constant', value }),
+  uniform: (low: number, high: number): Init => ({ kind: 'uniform', low, high }),
+  normal: (std: number, mean = 0): Init => ({ kind: 'normal', std, mean }),
+  xavierUniform: (gain = 1): Init => ({ kind: 'xavierUniform', gain }),
+  xavierNormal: (gain = 1): Init => ({ kind: 'xavierNormal', gain }),
+  kaimingUniform: (opts: { gain?: number; mode?: FanMode } = {}): Init => ({
+    kind: 'kaimingUniform',
+    gain: opts.gain ?? Math.SQRT2,
+    mode: opts.mode ?? 'fanIn',
+  }),
+  kaimingNormal: (opts: { gain?: number; mode?: FanMode } = {}): Init => ({
+    kind: 'kaimingNormal',
+    gain: opts.gain ?? Math.SQRT2,
+    mode: opts.mode ?? 'fanIn',
+  }),
+  orthogonal: (gain = 1): Init => ({ kind: 'orthogonal', gain }),
+  /** Explicit values, row-major. */
+  values: (values: ArrayLike<number>): Init => ({ kind: 'values', values }),
+};
+
+function resolve(spec: InitSpec): Init {
+  if (typeof spec !== 'string') return spec;
+  const make = init[spec] as () => Init;
+  return make();
+}
+
+/**
+ * Fan-in and fan-out of a weight. A 2-D weight is laid out [in, out] (it multiplies as `x @ W`); a weight of
+ * rank 3 or more is a convolution kernel [out, in/groups, k...]; a 1-D one has fan-in = fan-out = its length.
+ */
+export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+  if (shape.length === 0) return { fanIn: 1, fanOut: 1 };
+  if (shape.length === 1) return { fanIn: shape[0], fanOut: shape[0] };
+  if (shape.length === 2) return { fanIn: shape[0], fanOut: shape[1] };
+  let receptive = 1;
+  for (let i = 2; i < shape.length; i++) receptive *= shape[i];
+  return { fanIn: shape[1] * receptive, fanOut: shape[0] * receptive };
+}
+
+/** Computes the initial values of a parameter of a static shape; `where` names it in errors. */
+export function initValues(
+  spec: InitSpec,
+  shape: readonly number[],
+  floatType: FloatType,
+  rng: Rng,
+  where: string,
+): Float32Array | Float64Array {
+  const it = resolve(spec);
+  let size = 1;
+  for (const d of shape) size *= d;
+  const out = floatType === 'float32' ? new Float32Array(size) : new Float64Array(size);
+  const { fanIn, fanOut } = fans(shape);
+  const fill = (f: () => number): void => {
+    for (let i = 0; i < size; i++) out[i] = f();
+  };
+  switch (it.kind) {
+    case 'zeros':
+      break;
+    case 'ones':
+      out.fill(1);
+      break;
+    case 'constant':
+      out.fill(it.value);
+      break;
+    case 'uniform':
+      fill(() => it.low + (it.high - it.low) * rng.uniform());
+      break;
+    case 'normal':
+      fill(() => it.mean + it.std * rng.normal());
+      break;
+    case 'xavierUniform': {
+      const bound = it.gain * Math.sqrt(6 / (fanIn + fanOut));
+      fill(() => bound * (2 * rng.uniform() - 1));
+      break;
+    }
+    case 'xavierNormal': {
+      const std = it.gain * Math.sqrt(2 / (fanIn + fanOut));
+      fill(() => std * rng.normal());
+      break;
+    }
+    case 'kaimingUniform': {
+      const bound = it.gain * Math.sqrt(3 / (it.mode === 'fanIn' ? fanIn : fanOut));
+      fill(() => bound * (2 * rng.uniform() - 1));
+      break;
+    }
+    case 'kaimingNormal': {
+      const std = it.gain / Math.sqrt(it.mode === 'fanIn' ? fanIn : fanOut);
+      fill(() => std * rng.normal());
+      break;
+    }
+    case 'orthogonal': {
+      if (shape.length < 2) throw new GraphError(`orthogonal init of ${where} needs a weight of rank 2 or more, got [${shape.join(',')}]`);
+      const rows = shape[0];
+      const cols = size / rows;
+      const q = orthonormal(Math.max(rows, cols), Math.min(rows, cols), rng);
+      const m = Math.min(rows, cols);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          out[r * cols + c] = it.gain * (rows >= cols ? q[r * m + c] : q[c * m + r]);
+        }
+      }
+      break;
+    }
+    case 'values': {
+      if (it.values.length !== size) {
+        throw new GraphError(`init values for ${where} have ${it.values.length} elements, but its shape [${shape.join(',')}] holds ${size}`);
+      }
+      for (let i = 0; i < size; i++) out[i] = it.values[i];
+      break;
+    }
+  }
+  return out;
+}
+
+/**
+ * An n x m matrix (n >= m, row-major) with orthonormal columns: the Q of the QR decomposition, with positive
+ * diagonal R, of a standard normal matrix (modified Gram-Schmidt, run twice for accuracy).
+ */
+function orthonormal(n: number, m: number, rng: Rng): Float64Array {
+  const a = new Float64Array(n * m);
+  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+  for (let j = 0; j < m; j++) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let k = 0; k < j; k++) {
+        let dot = 0;
+        for (let i = 0; i < n; i++) dot += a[i * m + k] * a[i * m + j];
+        for (let i = 0; i < n; i++) a[i * m + j] -= dot * a[i * m + k];
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < n; i++) norm += a[i * m + j] * a[i * m + j];
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < n; i++) a[i * m + j] /= norm;
+  }
+  return a;
+}

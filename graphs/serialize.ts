@@ -1,0 +1,244 @@
+/** @file Serialization to ONNX ModelProto: extracts the nodes some outputs need and writes them for a chosen opset. */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import {
+  type AttributeProto,
+  AttributeProtoSchema,
+  AttributeProto_AttributeType,
+  type GraphProto,
+  GraphProtoSchema,
+  type ModelProto,
+  ModelProtoSchema,
+  type NodeProto,
+  NodeProtoSchema,
+  type TensorProto,
+  TensorProtoSchema,
+  type ValueInfoProto,
+  ValueInfoProtoSchema,
+} from 'onnx-buf';
+import { GraphError } from './errors.js';
+import type { Graph } from './graph.js';
+import type { Node, OnnxAttribute } from './op.js';
+import { type DType, ONNX_DTYPE, type Shape, type Tensor, type TensorData } from './tensor.js';
+
+export interface ToModelOptions {
+  /** Outputs by name; default: the graph's declared outputs. */
+  outputs?: Record<string, Tensor>;
+  /**
+   * Model inputs in order; default: the graph inputs the outputs need, in declaration order. Parameters listed
+   * here become inputs whatever paramsAs says.
+   */
+  inputs?: readonly Tensor[];
+  /** Parameters as model inputs (train and eval graphs) or as initializers holding their values (inference). */
+  paramsAs?: 'inputs' | 'initializers';
+  /** Default-domain opset (default 17). */
+  opset?: number;
+  /** ONNX IR version (default 8). */
+  irVersion?: number;
+  metadata?: Record<string, string>;
+  producer?: string;
+  docString?: string;
+}
+
+/** Lowest and highest default-domain opsets the op encodings are written for. */
+export const MIN_OPSET = 17;
+export const MAX_OPSET = 26;
+
+/** The nodes (in order) and leaf tensors that the given outputs depend on. */
+export function extractSubgraph(graph: Graph, outputs: readonly Tensor[]): { nodes: Node[]; leaves: Tensor[] } {
+  const needed = new Uint8Array(graph.nodes.length);
+  const leafIds = new Map<number, Tensor>();
+  const stack: Tensor[] = [...outputs];
+  while (stack.length > 0) {
+    const t = stack.pop() as Tensor;
+    const p = t.producer;
+    if (p === null) {
+      leafIds.set(t.id, t);
+      continue;
+    }
+    if (needed[p.id]) continue;
+    needed[p.id] = 1;
+    for (const x of p.inputs) stack.push(x);
+  }
+  const nodes: Node[] = [];
+  for (let i = 0; i < needed.length; i++) if (needed[i]) nodes.push(graph.nodes[i]);
+  const leaves = [...leafIds.values()].sort((a, b) => a.id - b.id);
+  return { nodes, leaves };
+}
+
+/**
+ * Builds a ModelProto computing `outputs`. Only the nodes those outputs need are written, so one built graph
+ * yields the train-step, eval and inference models. Symbolic dims become dim_param.
+ */
+export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
+  const opset = opts.opset ?? 17;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new GraphError(`opset ${opset} is not supported; choose ${MIN_OPSET} to ${MAX_OPSET}`);
+  }
+  const outputs = Object.entries(opts.outputs ?? Object.fromEntries(graph.outputs));
+  if (outputs.length === 0) throw new GraphError('toModel: no outputs; pass { outputs } or declare them with graph.output()');
+  for (const [name, t] of outputs) {
+    if (t.graph !== graph) throw new GraphError(`toModel: output "${name}" (${t.toString()}) belongs to another graph`);
+  }
+  const { nodes, leaves } = extractSubgraph(graph, outputs.map(([, t]) => t));
+  const paramsAs = opts.paramsAs ?? 'initializers';
+
+  const modelInputs: Tensor[] = [];
+  const listed = new Set<number>();
+  if (opts.inputs) {
+    for (const t of opts.inputs) {
+      if (t.kind !== 'input' && t.kind !== 'param') throw new GraphError(`toModel: ${t.toString()} is not a graph input or parameter`);
+      if (listed.has(t.id)) throw new GraphError(`toModel: input ${t.name} is listed twice`);
+      listed.add(t.id);
+      modelInputs.push(t);
+    }
+  }
+  const initializers: Tensor[] = [];
+  for (const t of leaves) {
+    if (listed.has(t.id)) continue;
+    if (t.kind === 'input') {
+      if (opts.inputs) {
+        const users = outputs.filter(([, o]) => extractSubgraph(graph, [o]).leaves.includes(t)).map(([n]) => n);
+        throw new GraphError(`toModel: output(s) ${users.join(', ')} need input "${t.name}", which is not in the inputs list`);
+      }
+      modelInputs.push(t);
+    } else if (t.kind === 'param' && paramsAs === 'inputs') modelInputs.push(t);
+    else initializers.push(t);
+  }
+  if (!opts.inputs) {
+    modelInputs.sort((a, b) => rank(a) - rank(b) || a.id - b.id);
+  }
+
+  const used = new Set<string>();
+  const claim = (name: string, what: string): void => {
+    if (used.has(name)) throw new GraphError(`toModel: the name "${name}" of ${what} is already taken in this model`);
+    used.add(name);
+  };
+  for (const t of modelInputs) claim(t.name, `input ${t.toString()}`);
+  for (const t of initializers) claim(t.name, `initializer ${t.toString()}`);
+
+  const rename = new Map<number, string>();
+  const identities: { from: Tensor; to: string }[] = [];
+  for (const [name, t] of outputs) {
+    if (t.kind === 'node' && !rename.has(t.id)) {
+      rename.set(t.id, name);
+      claim(name, `output "${name}"`);
+    } else {
+      identities.push({ from: t, to: name });
+      claim(name, `output "${name}"`);
+    }
+  }
+  const nameOf = (t: Tensor): string => rename.get(t.id) ?? t.name;
+
+  const extra = new Map<string, { name: string; values: readonly number[] }>();
+  const nodeProtos: NodeProto[] = [];
+  const domains = new Map<string, number>();
+  for (const n of nodes) {
+    if (n.op.domain === '' && n.op.sinceOpset > opset) {
+      throw new GraphError(`toModel: ${n.op.name} (node ${n.name}) needs opset ${n.op.sinceOpset} or later; asked for ${opset}`);
+    }
+    if (n.op.domain !== '') domains.set(n.op.domain, 1);
+    const enc = n.op.encode ? n.op.encode(n.attrs, opset) : {};
+    const inputNames = n.inputs.map(nameOf);
+    for (const values of enc.extraInputs ?? []) {
+      const key = values.join(',');
+      let e = extra.get(key);
+      if (!e) {
+        e = { name: `int64_${extra.size}`, values };
+        claim(e.name, 'an int64 constant');
+        extra.set(key, e);
+      }
+      inputNames.push(e.name);
+    }
+    for (const t of n.outputs) if (!rename.has(t.id)) claim(t.name, `an output of node ${n.name}`);
+    const outputNames = n.outputs.map(nameOf);
+    nodeProtos.push(
+      create(NodeProtoSchema, {
+        name: n.name,
+        opType: n.op.type,
+        domain: n.op.domain,
+        input: inputNames,
+        output: outputNames,
+        attribute: (enc.attributes ?? []).map(attributeProto),
+      }),
+    );
+  }
+  for (const { from, to } of identities) {
+    nodeProtos.push(create(NodeProtoSchema, { name: `output_${to}`, opType: 'Identity', input: [nameOf(from)], output: [to] }));
+  }
+
+  const graphProto: GraphProto = create(GraphProtoSchema, {
+    name: graph.name,
+    node: nodeProtos,
+    input: modelInputs.map((t) => valueInfo(t.name, t.dtype, t.shape)),
+    output: outputs.map(([name, t]) => valueInfo(name, t.dtype, t.shape)),
+    initializer: [
+      ...initializers.map((t) => tensorProto(t.name, t.dtype, t.shape as number[], t.value as TensorData)),
+      ...[...extra.values()].map((e) => tensorProto(e.name, 'int64', [e.values.length], BigInt64Array.from(e.values, (v) => BigInt(v)))),
+    ],
+  });
+  return create(ModelProtoSchema, {
+    irVersion: BigInt(opts.irVersion ?? 8),
+    producerName: opts.producer ?? 'b2m',
+    docString: opts.docString ?? '',
+    opsetImport: [{ domain: '', version: BigInt(opset) }, ...[...domains].map(([domain, version]) => ({ domain, version: BigInt(version) }))],
+    graph: graphProto,
+    metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
+  });
+}
+
+/** Data inputs first, then parameters. */
+function rank(t: Tensor): number {
+  return t.kind === 'input' ? 0 : 1;
+}
+
+/** Serialized bytes of a model. */
+export function encodeModel(model: ModelProto): Uint8Array {
+  return toBinary(ModelProtoSchema, model);
+}
+
+/** Parses serialized model bytes. */
+export function decodeModel(bytes: Uint8Array): ModelProto {
+  return fromBinary(ModelProtoSchema, bytes);
+}
+
+/** A ValueInfoProto for a tensor type; symbolic dims become dim_param. */
+export function valueInfo(name: string, dtype: DType, shape: Shape): ValueInfoProto {
+  return create(ValueInfoProtoSchema, {
+    name,
+    type: {
+      value: {
+        case: 'tensorType',
+        value: {
+          elemType: ONNX_DTYPE[dtype],
+          shape: {
+            dim: shape.map((d) =>
+              typeof d === 'number' ? { value: { case: 'dimValue' as const, value: BigInt(d) } } : { value: { case: 'dimParam' as const, value: d } },
+            ),
+          },
+        },
+      },
+    },
+  });
+}
+
+/** A TensorProto holding values as little-endian raw data. */
+export function tensorProto(name: string, dtype: DType, dims: readonly number[], data: TensorData): TensorProto {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  return create(TensorProtoSchema, { name, dataType: ONNX_DTYPE[dtype], dims: dims.map((d) => BigInt(d)), rawData: bytes });
+}
+
+function attributeProto(a: OnnxAttribute): AttributeProto {
+  const T = AttributeProto_AttributeType;
+  switch (a.type) {
+    case 'int':
+      return create(AttributeProtoSchema, { name: a.name, type: T.INT, i: BigInt(a.value) });
+    case 'float':
+      return create(AttributeProtoSchema, { name: a.name, type: T.FLOAT, f: a.value });
+    case 'string':
+      return create(AttributeProtoSchema, { name: a.name, type: T.STRING, s: new TextEncoder().encode(a.value) });
+    case 'ints':
+      return create(AttributeProtoSchema, { name: a.name, type: T.INTS, ints: a.value.map((v) => BigInt(v)) });
+    case 'floats':
+      return create(AttributeProtoSchema, { name: a.name, type: T.FLOATS, floats: [...a.value] });
+  }
+}
