@@ -8,17 +8,22 @@ export interface EpochWindow {
   post: number;
 }
 
-/** Epochs in the `[trial, time, channel]` layout, the grid giving each sample's time relative to its event. */
+/**
+ * Epochs in the `[trial, time, channel]` layout. `grid` gives each sample's time relative to its event: exact when
+ * events sit at the same phase of the sampling grid (on samples, or on bin edges of a binned signal), otherwise
+ * each epoch's first sample lies less than one sample period after `-pre` and `grid.start` is their mean offset.
+ */
 export interface Epochs<T extends FloatArray = FloatArray> {
   tensor: TrialTensor<T>;
   grid: TimeGrid;
-  /** Sample index of each event in the continuous recording. */
-  eventSamples: Int32Array;
+  /** Index of each epoch's first sample in the continuous recording. */
+  firstSamples: Int32Array;
 }
 
 /**
- * Cuts one epoch per event: samples `[e - round(pre·fs), e + round(post·fs))` where `e = round((t - t₀)·fs)` is the
- * event's sample and `t₀` the signal's `startTime`, transposed to `[trial, time, channel]`. The output has the input's float type. An event whose
+ * Cuts one epoch per event: the `round((pre + post)·fs)` consecutive samples starting at the first sample whose
+ * time is at or after `event - pre` (sample `s` sits at `startTime + s / fs`; a microsecond of slack absorbs
+ * rounding), transposed to `[trial, time, channel]`. The output has the input's float type. An event whose
  * window leaves the recording is an error naming the event, not a silently shorter epoch.
  */
 export function cutEpochs<T extends FloatArray>(
@@ -37,14 +42,15 @@ export function cutEpochs<T extends FloatArray>(
   if (!(window.pre >= 0) || !(window.post >= 0)) {
     throw new DatasetError(`cutEpochs: window pre and post must be non-negative seconds, got pre=${window.pre}, post=${window.post}.`);
   }
-  const before = Math.round(window.pre * sampleRate);
-  const length = before + Math.round(window.post * sampleRate);
+  const length = Math.round((window.pre + window.post) * sampleRate);
   if (length === 0) throw new DatasetError('cutEpochs: the window holds no samples; widen pre or post.');
   const trials = eventTimes.length;
-  const eventSamples = new Int32Array(trials);
+  const firstSamples = new Int32Array(trials);
+  let offset = 0;
   for (let i = 0; i < trials; i++) {
     const t = eventTimes[i]!;
-    const first = Math.round((t - t0) * sampleRate) - before;
+    const position = (t - window.pre - t0) * sampleRate;
+    const first = Math.ceil(position - 1e-6 * sampleRate);
     if (!Number.isFinite(t) || first < 0 || first + length > samples) {
       const end = t0 + samples / sampleRate;
       throw new DatasetError(
@@ -52,11 +58,12 @@ export function cutEpochs<T extends FloatArray>(
           `[0, ${samples}) (${t0} to ${end} s); drop the event or shorten the window (pre=${window.pre} s, post=${window.post} s).`,
       );
     }
-    eventSamples[i] = first + before;
+    firstSamples[i] = first;
+    offset += (first - position) / sampleRate;
   }
   const out = new (data.constructor as new (n: number) => T)(trials * length * channels);
   for (let i = 0; i < trials; i++) {
-    const first = eventSamples[i]! - before;
+    const first = firstSamples[i]!;
     const base = i * length * channels;
     for (let c = 0; c < channels; c++) {
       const src = c * samples + first;
@@ -65,7 +72,7 @@ export function cutEpochs<T extends FloatArray>(
   }
   return {
     tensor: { data: out, trials, times: length, features: channels },
-    grid: { start: -before / sampleRate, step: 1 / sampleRate, count: length },
-    eventSamples,
+    grid: { start: -window.pre + (trials > 0 ? offset / trials : 0), step: 1 / sampleRate, count: length },
+    firstSamples,
   };
 }

@@ -18,6 +18,7 @@ export { cutEpochs, type EpochWindow, type Epochs } from './epochs.js';
 export { fft } from './fft.js';
 export { analyticSignal, butterworthBandpass, envelope, filtfilt, sosFilter, type Sos } from './filters.js';
 export { fitPca, projectPca, type PcaModel } from './pca.js';
+export { signalFromRecording } from './signal.js';
 export { gridTime, type ContinuousSignal, type FloatArray, type TimeGrid, type TrialTensor } from './types.js';
 export { applyZScore, fitZScore, type ZScoreStats } from './zscore.js';
 

@@ -14,19 +14,29 @@ describe('cutEpochs', () => {
 
   it('cuts [trial, time, channel] windows around events on the recording clock, keeping float32', () => {
     const events = [3, 5.004, 11.5];
-    const { tensor, grid, eventSamples } = cutEpochs(signal, events, { pre: 0.2, post: 0.5 });
+    const { tensor, grid, firstSamples } = cutEpochs(signal, events, { pre: 0.2, post: 0.5 });
     expect(tensor.data).toBeInstanceOf(Float32Array);
     expect([tensor.trials, tensor.times, tensor.features]).toEqual([3, 70, 3]);
-    expect(grid.start).toBeCloseTo(-0.2, 12);
+    // Event 1 falls 0.4 samples after a sample, so its first sample is 0.6 samples late: mean offset 0.2 samples.
+    expect(grid.start).toBeCloseTo(-0.2 + 0.002, 9);
     expect(grid.step).toBeCloseTo(0.01, 12);
-    expect(Array.from(eventSamples)).toEqual([100, 300, 950]);
+    expect(Array.from(firstSamples)).toEqual([80, 281, 930]);
     for (let i = 0; i < 3; i++) {
       for (let t = 0; t < 70; t++) {
         for (let c = 0; c < 3; c++) {
-          expect(tensor.data[(i * 70 + t) * 3 + c]).toBe(c * 10000 + eventSamples[i]! - 20 + t);
+          expect(tensor.data[(i * 70 + t) * 3 + c]).toBe(c * 10000 + firstSamples[i]! + t);
         }
       }
     }
+  });
+
+  it('starts each epoch at the first bin centre at or after event - pre on a binned signal', () => {
+    // Bins of 50 ms centred at 0.025 s + k·0.05 s; events on bin edges.
+    const binned = { data: Float64Array.from({ length: 400 }, (_, i) => i), channels: 1, samples: 400, sampleRate: 20, startTime: 0.025 };
+    const { tensor, grid, firstSamples } = cutEpochs(binned, [7, 3.5, 12], { pre: 0.5, post: 1 });
+    expect(Array.from(firstSamples)).toEqual([130, 60, 230]);
+    expect(grid.start).toBeCloseTo(-0.475, 9);
+    expect(tensor.data[30]).toBe(60);
   });
 
   it('names the event whose window leaves the recording', () => {
