@@ -10,3 +10,4 @@ export * from './table-io.js';
 export * from './manifest.js';
 export * from './splits.js';
 export * from './dataset.js';
+export * from './batcher.js';

@@ -1,0 +1,530 @@
+/** @file The streaming batcher: record batches in, Float32Array training batches out, shuffled in bounded memory. */
+
+import { Data, DataType, RecordBatch, Schema, Table, type Field, type FixedSizeList, type Utf8 } from 'apache-arrow';
+import { DatasetError } from './errors.js';
+import { Rng, type RngState } from './random.js';
+import type { Split } from './schemas.js';
+import { ArrowTableFile, resolveTableFiles } from './table-io.js';
+import { isTensorField, shapeSize, tensorChunkValues, tensorShape } from './tensor-column.js';
+
+/** Where a batcher stands: enough to continue exactly there after a restart. */
+export interface BatcherPosition {
+  /** The epoch of the next batch (0-based). */
+  epoch: number;
+  /** How many batches of that epoch were already delivered. */
+  batch: number;
+  /** The shuffle seed, or null without shuffling. */
+  seed: number | null;
+  /** The shuffle generator's state after the last delivered batch, or null without shuffling. */
+  rngState: RngState | null;
+}
+
+export interface BatcherOptions<T extends string, S extends string, X extends string> {
+  /** Table files: one file, its shard stem (`dir/name.arrow` for `name-00000.arrow`, ...), or a list. */
+  files?: string | readonly string[];
+  /** Tables already in memory, used instead of files. */
+  tables?: Table | readonly Table[];
+  /** Float32 tensor columns, delivered as `batch * prod(shape)` Float32Arrays. */
+  tensorColumns: readonly T[];
+  /** Int32 or float32 scalar columns (nulls become -1 or NaN). */
+  scalarColumns?: readonly S[];
+  /** Utf8 columns delivered as string lists (e.g. condition keys for pairing). */
+  textColumns?: readonly X[];
+  batchSize: number;
+  /** Shuffle through a buffer of `bufferSize` rows, seeded; record batch order is shuffled too. Omit for file order. */
+  shuffle?: { bufferSize: number; seed: number } | false;
+  /** Passes over the data (default 1; Infinity for an endless stream). */
+  epochs?: number;
+  /** Keep only rows of these splits (the table's `split` column). */
+  split?: Split | readonly Split[];
+  /** Keep only rows of these subjects (the table's `subject` column). */
+  subjects?: readonly string[];
+  /** Drop each epoch's last batch when it is short (default false). */
+  dropLast?: boolean;
+  /** Continue from a saved position. */
+  resume?: BatcherPosition;
+}
+
+/** One training batch. `trial_id` is added whenever the table has one (null ids become -1). */
+export type Batch<T extends string = string, S extends string = string, X extends string = string> = {
+  readonly rows: number;
+  readonly epoch: number;
+  /** Index of this batch within its epoch. */
+  readonly index: number;
+  readonly trial_id?: Int32Array;
+} & { readonly [K in T]: Float32Array } & { readonly [K in S]: Int32Array | Float32Array } & {
+  readonly [K in X]: string[];
+};
+
+/** Memory and progress counters. */
+export interface BatcherStats {
+  /** Rows now held in the shuffle buffer. */
+  rowsHeld: number;
+  /** Most rows ever held in the shuffle buffer. */
+  maxRowsHeld: number;
+  /** Record batches read from the source. */
+  recordBatchesRead: number;
+  /** Batches delivered. */
+  batchesDelivered: number;
+  /** Batches whose tensors are views into a record batch (no copy). */
+  zeroCopyBatches: number;
+}
+
+type ScalarArray = Int32Array | Float32Array;
+
+/** The columns of one record batch as flat arrays, with rows filtered by `selection` (null: all rows). */
+interface Block {
+  rows: number;
+  tensors: Float32Array[];
+  scalars: ScalarArray[];
+  text: Data<Utf8>[];
+  selection: Int32Array | null;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+function utf8At(data: Data<Utf8>, i: number): string {
+  const o = data.valueOffsets as Int32Array;
+  return decoder.decode(data.values.subarray(o[i]!, o[i + 1]!));
+}
+
+function isValid(data: Data, i: number): boolean {
+  const bitmap = data.nullBitmap;
+  if (data.nullCount === 0 || !bitmap || bitmap.length === 0) return true;
+  const bit = data.offset + i;
+  return (bitmap[bit >> 3]! & (1 << (bit & 7))) !== 0;
+}
+
+function copyRow(src: Float32Array, from: number, dst: Float32Array, to: number, size: number): void {
+  if (size < 32) {
+    for (let k = 0; k < size; k++) dst[to + k] = src[from + k]!;
+  } else {
+    dst.set(src.subarray(from, from + size), to);
+  }
+}
+
+/** Rows laid out column by column, for the shuffle buffer and for batches being assembled. */
+class RowStore {
+  readonly tensors: Float32Array[];
+  readonly scalars: ScalarArray[];
+  readonly text: string[][];
+
+  constructor(
+    readonly capacity: number,
+    readonly sizes: readonly number[],
+    scalarKinds: readonly ('int32' | 'float32')[],
+    textCount: number,
+  ) {
+    this.tensors = sizes.map((s) => new Float32Array(capacity * s));
+    this.scalars = scalarKinds.map((k) => (k === 'int32' ? new Int32Array(capacity) : new Float32Array(capacity)));
+    this.text = Array.from({ length: textCount }, () => new Array<string>(capacity));
+  }
+
+  fromBlock(slot: number, block: Block, row: number): void {
+    const { sizes } = this;
+    for (let c = 0; c < sizes.length; c++) copyRow(block.tensors[c]!, row * sizes[c]!, this.tensors[c]!, slot * sizes[c]!, sizes[c]!);
+    for (let c = 0; c < this.scalars.length; c++) this.scalars[c]![slot] = block.scalars[c]![row]!;
+    for (let c = 0; c < this.text.length; c++) this.text[c]![slot] = utf8At(block.text[c]!, row);
+  }
+
+  fromStore(slot: number, other: RowStore, from: number): void {
+    const { sizes } = this;
+    for (let c = 0; c < sizes.length; c++) copyRow(other.tensors[c]!, from * sizes[c]!, this.tensors[c]!, slot * sizes[c]!, sizes[c]!);
+    for (let c = 0; c < this.scalars.length; c++) this.scalars[c]![slot] = other.scalars[c]![from]!;
+    for (let c = 0; c < this.text.length; c++) this.text[c]![slot] = other.text[c]![from]!;
+  }
+}
+
+/** A source of record batches in a fixed global order, read one at a time. */
+interface BlockSource {
+  schema: Schema;
+  where: string;
+  count: number;
+  read(index: number): Promise<RecordBatch>;
+  close(): Promise<void>;
+}
+
+async function fileSource(spec: string | readonly string[]): Promise<BlockSource> {
+  const files = await resolveTableFiles(spec);
+  const index: { file: number; batch: number }[] = [];
+  let schema: Schema | undefined;
+  for (let f = 0; f < files.length; f++) {
+    const t = await ArrowTableFile.open(files[f]!);
+    await t.close();
+    if (!schema) schema = t.schema;
+    else if (t.schema.fields.map(String).join() !== schema.fields.map(String).join()) {
+      throw new DatasetError(`${files[f]}: schema differs from ${files[0]}; every shard needs one schema`);
+    }
+    for (let b = 0; b < t.numBatches; b++) index.push({ file: f, batch: b });
+  }
+  let open: { file: number; table: ArrowTableFile } | null = null;
+  return {
+    schema: schema!,
+    where: files.length === 1 ? files[0]! : `${files[0]} (+${files.length - 1} shards)`,
+    count: index.length,
+    async read(i) {
+      const at = index[i]!;
+      if (!open || open.file !== at.file) {
+        await open?.table.close();
+        open = { file: at.file, table: await ArrowTableFile.open(files[at.file]!) };
+      }
+      return open.table.readBatch(at.batch);
+    },
+    async close() {
+      await open?.table.close();
+      open = null;
+    },
+  };
+}
+
+function tableSource(tables: readonly Table[]): BlockSource {
+  const batches = tables.flatMap((t) => t.batches);
+  const schema = tables[0]!.schema;
+  return {
+    schema,
+    where: 'in-memory table',
+    count: batches.length,
+    read: async (i) => batches[i]!,
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Streams training batches from Arrow tables. Without shuffling, batches follow file order and are zero-copy views
+ * into record batches whenever a batch's rows are contiguous in one record batch. With shuffling, record batches
+ * are visited in a seeded random order and rows pass through a buffer of `bufferSize` rows from which each
+ * delivered row is drawn at random, so memory is bounded by the buffer and one record batch in flight whatever
+ * the table size. Same options and seed give the same batches; `position()` and `resume` continue exactly.
+ */
+export class Batcher<T extends string = string, S extends string = string, X extends string = string>
+  implements AsyncIterable<Batch<T, S, X>>
+{
+  private readonly opts: BatcherOptions<T, S, X>;
+  private readonly shuffle: { bufferSize: number; seed: number } | null;
+  private readonly epochs: number;
+  private source: BlockSource | null = null;
+  private sizes: number[] = [];
+  private scalarKinds: ('int32' | 'float32')[] = [];
+  private idColumn: string | null = null;
+  private splitFilter: Uint8Array[] | null = null;
+  private subjectFilter: Uint8Array[] | null = null;
+  private current: BatcherPosition;
+  private running = false;
+  private readonly counters: BatcherStats = {
+    rowsHeld: 0,
+    maxRowsHeld: 0,
+    recordBatchesRead: 0,
+    batchesDelivered: 0,
+    zeroCopyBatches: 0,
+  };
+
+  constructor(options: BatcherOptions<T, S, X>) {
+    const { batchSize, shuffle, epochs = 1 } = options;
+    if (!options.files === !options.tables) {
+      throw new DatasetError('createBatcher needs exactly one of `files` (Arrow table files) or `tables` (tables in memory)');
+    }
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new DatasetError(`batchSize must be a positive integer (got ${batchSize})`);
+    }
+    if (!(epochs >= 1) || (!Number.isInteger(epochs) && epochs !== Infinity)) {
+      throw new DatasetError(`epochs must be a positive integer or Infinity (got ${epochs})`);
+    }
+    if (shuffle) {
+      if (!Number.isInteger(shuffle.bufferSize) || shuffle.bufferSize < 1) {
+        throw new DatasetError(`shuffle.bufferSize must be a positive integer number of rows (got ${shuffle.bufferSize})`);
+      }
+      Rng.derive(shuffle.seed);
+    }
+    if (options.tensorColumns.length === 0 && (options.scalarColumns ?? []).length === 0) {
+      throw new DatasetError('createBatcher needs at least one tensor or scalar column to deliver');
+    }
+    this.opts = options;
+    this.shuffle = shuffle ? { ...shuffle } : null;
+    this.epochs = epochs;
+    const resume = options.resume;
+    if (resume) {
+      if (!Number.isInteger(resume.epoch) || resume.epoch < 0 || !Number.isInteger(resume.batch) || resume.batch < 0) {
+        throw new DatasetError(`resume position needs whole epoch and batch numbers (got ${JSON.stringify(resume)})`);
+      }
+      if ((resume.seed ?? null) !== (this.shuffle?.seed ?? null)) {
+        throw new DatasetError(
+          `resume position was saved with shuffle seed ${resume.seed} but this batcher uses ${this.shuffle?.seed ?? 'no shuffling'}; use the same shuffle settings to resume`,
+        );
+      }
+    }
+    this.current = resume ? { ...resume } : { epoch: 0, batch: 0, seed: this.shuffle?.seed ?? null, rngState: null };
+  }
+
+  /** Where the batcher stands after the last delivered batch; pass it as `resume` to continue from there. */
+  position(): BatcherPosition {
+    return { ...this.current, rngState: this.current.rngState ? [...this.current.rngState] as unknown as RngState : null };
+  }
+
+  /** Memory and progress counters. */
+  stats(): BatcherStats {
+    return { ...this.counters };
+  }
+
+  /** Opens the source and checks the requested columns; done by the first iteration if not called. */
+  async open(): Promise<Schema> {
+    if (this.source) return this.source.schema;
+    const o = this.opts;
+    const source = o.tables ? tableSource(o.tables instanceof Table ? [o.tables] : o.tables) : await fileSource(o.files!);
+    const { schema, where } = source;
+    const fields = new Map(schema.fields.map((f) => [f.name, f]));
+    const available = () => schema.fields.map((f) => `${f.name} (${f.type})`).join(', ');
+    const need = (name: string, what: string): Field => {
+      const f = fields.get(name);
+      if (!f) throw new DatasetError(`${where}: no column "${name}" for ${what}; columns are: ${available()}`);
+      return f;
+    };
+    try {
+      this.sizes = o.tensorColumns.map((name) => {
+        const f = need(name, 'tensorColumns');
+        if (!isTensorField(f)) throw new DatasetError(`${where}: column "${name}" is ${f.type}, not an arrow.fixed_shape_tensor column`);
+        const shape = tensorShape(f, where);
+        if (!(DataType.isFloat(f.type.children[0]!.type) && f.type.children[0]!.type.precision === 1)) {
+          throw new DatasetError(`${where}: tensor column "${name}" holds ${f.type.children[0]!.type}; the batcher delivers float32 tensors`);
+        }
+        return shapeSize(shape);
+      });
+      const scalarNames = [...(o.scalarColumns ?? [])] as string[];
+      const id = fields.get('trial_id');
+      if (id && DataType.isInt(id.type) && id.type.bitWidth === 32 && !scalarNames.includes('trial_id')) {
+        scalarNames.push('trial_id');
+        this.idColumn = 'trial_id';
+      }
+      this.scalarKinds = scalarNames.map((name) => {
+        const t = need(name, 'scalarColumns').type as DataType;
+        if (DataType.isInt(t) && t.bitWidth === 32 && t.isSigned) return 'int32';
+        if (DataType.isFloat(t) && t.precision === 1) return 'float32';
+        throw new DatasetError(`${where}: scalar column "${name}" is ${t}; scalar columns must be int32 or float32`);
+      });
+      for (const name of o.textColumns ?? []) {
+        if (!DataType.isUtf8(need(name, 'textColumns').type)) throw new DatasetError(`${where}: text column "${name}" is not utf8`);
+      }
+      if (o.split !== undefined) {
+        if (!DataType.isUtf8(need('split', 'the split filter').type)) throw new DatasetError(`${where}: column "split" is not utf8`);
+        this.splitFilter = (typeof o.split === 'string' ? [o.split] : [...o.split]).map((s) => encoder.encode(s));
+      }
+      if (o.subjects !== undefined) {
+        if (!DataType.isUtf8(need('subject', 'the subject filter').type)) throw new DatasetError(`${where}: column "subject" is not utf8`);
+        this.subjectFilter = o.subjects.map((s) => encoder.encode(s));
+      }
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
+    this.source = source;
+    return schema;
+  }
+
+  /** Releases open files. */
+  async close(): Promise<void> {
+    await this.source?.close();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Batch<T, S, X>, void, undefined> {
+    if (this.running) throw new DatasetError('this batcher is already being iterated; create another one for a second pass');
+    this.running = true;
+    try {
+      await this.open();
+      const start = this.current;
+      for (let epoch = start.epoch; epoch < this.epochs; epoch++) {
+        const skip = epoch === start.epoch ? start.batch : 0;
+        const expected = epoch === start.epoch && skip > 0 ? start.rngState : null;
+        yield* this.runEpoch(epoch, skip, expected);
+        this.current = { epoch: epoch + 1, batch: 0, seed: this.current.seed, rngState: null };
+      }
+    } finally {
+      this.running = false;
+      await this.close();
+    }
+  }
+
+  private columnsOf(batch: RecordBatch): Block {
+    const o = this.opts;
+    const tensors = o.tensorColumns.map((name) => tensorChunkValues(batch.getChild(name)!.data[0]! as Data<FixedSizeList>) as Float32Array);
+    const scalarNames = [...(o.scalarColumns ?? []), ...(this.idColumn ? [this.idColumn] : [])];
+    const scalars = scalarNames.map((name, c) => {
+      const data = batch.getChild(name)!.data[0]!;
+      const values = (data.values as ScalarArray).subarray(0, data.length);
+      if (data.nullCount === 0) return values;
+      const filled = values.slice();
+      const missing = this.scalarKinds[c] === 'int32' ? -1 : Number.NaN;
+      for (let i = 0; i < data.length; i++) if (!isValid(data, i)) filled[i] = missing;
+      return filled;
+    });
+    const text = (o.textColumns ?? []).map((name) => batch.getChild(name)!.data[0]! as Data<Utf8>);
+    return { rows: batch.numRows, tensors, scalars, text, selection: this.select(batch) };
+  }
+
+  private select(batch: RecordBatch): Int32Array | null {
+    const filters: [Data<Utf8>, Uint8Array[]][] = [];
+    if (this.splitFilter) filters.push([batch.getChild('split')!.data[0]! as Data<Utf8>, this.splitFilter]);
+    if (this.subjectFilter) filters.push([batch.getChild('subject')!.data[0]! as Data<Utf8>, this.subjectFilter]);
+    if (filters.length === 0) return null;
+    const keep = new Int32Array(batch.numRows);
+    let n = 0;
+    for (let i = 0; i < batch.numRows; i++) {
+      let ok = true;
+      for (const [data, words] of filters) {
+        if (!isValid(data, i) || !matchesAny(data, i, words)) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) keep[n++] = i;
+    }
+    return keep.subarray(0, n);
+  }
+
+  private async *runEpoch(epoch: number, skip: number, expectedState: RngState | null): AsyncGenerator<Batch<T, S, X>> {
+    const source = this.source!;
+    const o = this.opts;
+    const rng = this.shuffle ? Rng.derive(this.shuffle.seed, 'batcher', epoch) : null;
+    const order = rng ? rng.permutation(source.count) : Int32Array.from({ length: source.count }, (_, i) => i);
+    const { batchSize } = o;
+    const textCount = (o.textColumns ?? []).length;
+    const pool = this.shuffle ? new RowStore(this.shuffle.bufferSize, this.sizes, this.scalarKinds, textCount) : null;
+    let held = 0;
+    let out: RowStore | null = null;
+    let filled = 0;
+    let index = 0;
+
+    const deliver = (rows: number, store: RowStore | null, view: Block | null, viewStart: number): Batch<T, S, X> | null => {
+      const number = index++;
+      if (number < skip) {
+        if (number === skip - 1) this.checkResume(epoch, skip, rng, expectedState);
+        return null;
+      }
+      const batch: Record<string, unknown> = { rows, epoch, index: number };
+      o.tensorColumns.forEach((name, c) => {
+        const size = this.sizes[c]!;
+        batch[name] = view
+          ? view.tensors[c]!.subarray(viewStart * size, (viewStart + rows) * size)
+          : store!.tensors[c]!.subarray(0, rows * size);
+      });
+      const scalarNames = [...(o.scalarColumns ?? []), ...(this.idColumn ? [this.idColumn] : [])];
+      scalarNames.forEach((name, c) => {
+        batch[name] = view ? view.scalars[c]!.subarray(viewStart, viewStart + rows) : store!.scalars[c]!.subarray(0, rows);
+      });
+      (o.textColumns ?? []).forEach((name, c) => {
+        batch[name] = view
+          ? Array.from({ length: rows }, (_, i) => utf8At(view.text[c]!, viewStart + i))
+          : store!.text[c]!.slice(0, rows);
+      });
+      if (view) this.counters.zeroCopyBatches++;
+      this.counters.batchesDelivered++;
+      this.current = { epoch, batch: index, seed: this.current.seed, rngState: rng ? rng.state() : null };
+      return batch as Batch<T, S, X>;
+    };
+
+    const slotStore = (): RowStore | null => {
+      if (filled === 0) out = index < skip ? null : new RowStore(batchSize, this.sizes, this.scalarKinds, textCount);
+      return out;
+    };
+    const rowDone = (): Batch<T, S, X> | null => {
+      filled++;
+      if (filled < batchSize) return null;
+      filled = 0;
+      return deliver(batchSize, out, null, 0);
+    };
+
+    let pending = source.count > 0 ? source.read(order[0]!) : null;
+    try {
+      for (let k = 0; k < source.count; k++) {
+        const record = await pending!;
+        pending = k + 1 < source.count ? source.read(order[k + 1]!) : null;
+        this.counters.recordBatchesRead++;
+        const block = this.columnsOf(record);
+        const sel = block.selection;
+        const n = sel ? sel.length : block.rows;
+        if (!pool) {
+          for (let i = 0; i < n; ) {
+            const row = sel ? sel[i]! : i;
+            if (filled === 0 && n - i >= batchSize && (!sel || sel[i + batchSize - 1]! - row === batchSize - 1)) {
+              const b = deliver(batchSize, null, block, row);
+              if (b) yield b;
+              i += batchSize;
+              continue;
+            }
+            slotStore()?.fromBlock(filled, block, row);
+            const b = rowDone();
+            if (b) yield b;
+            i++;
+          }
+          continue;
+        }
+        const capacity = pool.capacity;
+        for (let i = 0; i < n; i++) {
+          const row = sel ? sel[i]! : i;
+          if (held < capacity) {
+            pool.fromBlock(held++, block, row);
+            if (held > this.counters.maxRowsHeld) this.counters.maxRowsHeld = held;
+            this.counters.rowsHeld = held;
+            continue;
+          }
+          const j = rng!.int(capacity);
+          slotStore()?.fromStore(filled, pool, j);
+          const b = rowDone();
+          pool.fromBlock(j, block, row);
+          if (b) yield b;
+        }
+      }
+    } finally {
+      if (pending) await pending.catch(() => undefined);
+    }
+    while (pool && held > 0) {
+      const j = rng!.int(held);
+      slotStore()?.fromStore(filled, pool, j);
+      const b = rowDone();
+      held--;
+      this.counters.rowsHeld = held;
+      if (j !== held) pool.fromStore(j, pool, held);
+      if (b) yield b;
+    }
+    if (filled > 0 && !o.dropLast) {
+      const rows = filled;
+      filled = 0;
+      const b = deliver(rows, out, null, 0);
+      if (b) yield b;
+    }
+    if (index < skip) {
+      throw new DatasetError(
+        `cannot resume at epoch ${epoch}, batch ${skip}: that epoch now has only ${index} batches; the data or batch settings changed since the position was saved`,
+      );
+    }
+  }
+
+  private checkResume(epoch: number, skip: number, rng: Rng | null, expected: RngState | null): void {
+    if (!rng || !expected) return;
+    const now = rng.state();
+    if (now.some((w, i) => w !== expected[i])) {
+      throw new DatasetError(
+        `cannot resume at epoch ${epoch}, batch ${skip}: replaying the shuffle does not reach the saved random state, so the data or batch settings changed since the position was saved`,
+      );
+    }
+  }
+}
+
+function matchesAny(data: Data<Utf8>, i: number, words: readonly Uint8Array[]): boolean {
+  const o = data.valueOffsets as Int32Array;
+  const start = o[i]!;
+  const len = o[i + 1]! - start;
+  const bytes = data.values;
+  outer: for (const w of words) {
+    if (w.length !== len) continue;
+    for (let k = 0; k < len; k++) if (bytes[start + k] !== w[k]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/** A batcher over Arrow tables; iterate it with `for await`. See `Batcher`. */
+export function createBatcher<T extends string, S extends string = never, X extends string = never>(
+  options: BatcherOptions<T, S, X>,
+): Batcher<T, S, X> {
+  return new Batcher(options);
+}
