@@ -371,9 +371,15 @@ export function configHash(config: ExperimentConfig): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
 }
 
-/** The resolved config as YAML, in schema key order. */
-export function configToYaml(config: ExperimentConfig): string {
-  return YAML.stringify(config, { lineWidth: 0 });
+/** A config (or any plain data) as YAML in key order, short lists of scalars on one line (`delayBins: [15, 35]`). */
+export function toYaml(value: unknown): string {
+  const doc = new YAML.Document(value);
+  YAML.visit(doc, {
+    Seq(_, node) {
+      if (node.items.length <= 8 && node.items.every((item) => YAML.isScalar(item))) node.flow = true;
+    },
+  });
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
 
 interface ConfigSource {
