@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import h5wasm, { Reference } from 'h5wasm/node';
 import { DatasetError } from '../errors.js';
-import { normalizeUnit, type Recording, type RecordingChannel } from './recording.js';
+import { recordingFromMatrix, type Recording } from './recording.js';
 
 type H5File = InstanceType<typeof h5wasm.File>;
 type H5Group = InstanceType<typeof h5wasm.Group>;
@@ -346,45 +346,16 @@ export async function nwbSeriesToRecording(file: string, name: string, options: 
   }
   if (!(rate > 0)) throw new DatasetError(`${base}: series '${series.path}' has no positive sampling rate`);
   const names = await electrodeNames(file, series, count);
-  const { unit, scale } = normalizeUnit(series.unit);
-  const channels: RecordingChannel[] = [];
-  const data: Float32Array[] = [];
-  for (let c = 0; c < count; c++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    const out = new Float32Array(samples);
-    for (let s = 0; s < samples; s++) {
-      const v = series.data[s * count + c] * scale;
-      out[s] = v;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    data.push(out);
-    channels.push({
-      name: names[c],
-      type: options.channelType ?? 'MISC',
-      unit,
-      storedUnit: series.unit,
-      rate,
-      physicalMin: lo,
-      physicalMax: hi,
-      transducer: '',
-      prefiltering: '',
-    });
-  }
   const contents = await inspectNwb(file);
-  return {
-    file,
-    format: `NWB ${contents.nwbVersion}`,
+  const recording = recordingFromMatrix(file, series.data, names, rate, {
     subject: options.subject ?? contents.identifier,
-    startTime: contents.sessionStartTime,
-    duration: samples / rate,
-    channels,
-    data,
-    annotations: [],
+    type: options.channelType,
+    unit: series.unit,
+    format: `NWB ${contents.nwbVersion}`,
     timeOffset: start,
-    segments: [{ onset: 0, offset: 0, duration: samples / rate }],
-  };
+  });
+  recording.startTime = contents.sessionStartTime;
+  return recording;
 }
 
 async function electrodeNames(file: string, series: NwbSeries, count: number): Promise<string[]> {

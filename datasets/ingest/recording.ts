@@ -88,3 +88,45 @@ export function sampleIndexAt(segments: readonly RecordingSegment[], t: number, 
 export function segmentAt(segments: readonly RecordingSegment[], t: number, rate: number): RecordingSegment | undefined {
   return segments.find((s) => t >= s.onset - 0.5 / rate && t < s.onset + s.duration);
 }
+
+/**
+ * A continuous recording from a time-major `[time, channels]` matrix (a `.npy` array or CSV columns), every
+ * channel of type `type` in `unit` at `rate` Hz.
+ */
+export function recordingFromMatrix(
+  file: string,
+  values: ArrayLike<number>,
+  names: readonly string[],
+  rate: number,
+  options: { subject: string; type?: string; unit?: string; format: string; timeOffset?: number },
+): Recording {
+  const count = names.length;
+  const samples = Math.floor(values.length / Math.max(count, 1));
+  const { unit, scale } = normalizeUnit(options.unit ?? '');
+  const data: Float32Array[] = [];
+  const channels: RecordingChannel[] = names.map((name, c) => {
+    const out = new Float32Array(samples);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let s = 0; s < samples; s++) {
+      const v = values[s * count + c] * scale;
+      out[s] = v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    data.push(out);
+    return { name, type: options.type ?? 'MISC', unit, storedUnit: options.unit ?? '', rate, physicalMin: lo, physicalMax: hi, transducer: '', prefiltering: '' };
+  });
+  return {
+    file,
+    format: options.format,
+    subject: options.subject,
+    startTime: '',
+    duration: samples / rate,
+    channels,
+    data,
+    annotations: [],
+    segments: [{ onset: 0, offset: 0, duration: samples / rate }],
+    timeOffset: options.timeOffset ?? 0,
+  };
+}
