@@ -46,7 +46,7 @@ export interface BatcherOptions<T extends string, S extends string, X extends st
 }
 
 /** One training batch. `trial_id` is added whenever the table has one (null ids become -1). */
-export type Batch<T extends string = string, S extends string = string, X extends string = string> = {
+export type Batch<T extends string = string, S extends string = never, X extends string = never> = {
   readonly rows: number;
   readonly epoch: number;
   /** Index of this batch within its epoch. */
