@@ -1,0 +1,258 @@
+/** @file 2-D convolution and transposed convolution (stride, explicit pads, dilation, groups, bias) with their gradients. */
+import { GraphError } from '../errors.js';
+import { type OutputSpec, defineOp } from '../op.js';
+import { type Dim, Tensor, formatShape, isFloat, mulDims } from '../tensor.js';
+import { reduceSum } from './reduce.js';
+import { reshape, slice, transpose } from './shape.js';
+
+type Pair = [number, number];
+/** Begin and end padding per spatial axis in ONNX order: [top, left, bottom, right]. */
+type Quad = [number, number, number, number];
+
+/** Normalized attributes of Conv; `kernel` is read from the weight's spatial dims. */
+export interface ConvAttrs {
+  kernel: Pair;
+  strides: Pair;
+  pads: Quad;
+  dilations: Pair;
+  group: number;
+}
+
+export interface ConvTransposeAttrs extends ConvAttrs {
+  /** Extra rows and columns at the bottom and right of the output; smaller than the stride or the dilation. */
+  outputPadding: Pair;
+}
+
+/** User options of conv and convTranspose; a number applies to both spatial axes. */
+export interface ConvOptions {
+  stride?: number | readonly number[];
+  /** One number for all sides, [vertical, horizontal], or [top, left, bottom, right]. */
+  pads?: number | readonly number[];
+  dilation?: number | readonly number[];
+  groups?: number;
+}
+
+export interface ConvTransposeOptions extends ConvOptions {
+  outputPadding?: number | readonly number[];
+}
+
+function staticDim(d: Dim, what: string): number {
+  if (typeof d !== 'number') throw new GraphError(`${what} must be static, got '${d}'`);
+  return d;
+}
+
+function sameDim(a: Dim, b: Dim): boolean {
+  return String(a) === String(b);
+}
+
+/** Checks the shared layout: x [N, C, H, W], weight rank 4, optional bias [outChannels]. */
+function checkOperands(inputs: readonly Tensor[], outChannels: Dim): void {
+  const [x, w, b] = inputs;
+  if (x.rank !== 4) throw new GraphError(`input must be [batch, channels, height, width], got ${formatShape(x.shape)}`);
+  if (w.rank !== 4) throw new GraphError(`weight must have rank 4, got ${formatShape(w.shape)}`);
+  if (!isFloat(x.dtype)) throw new GraphError(`needs float tensors, got ${x.dtype}`);
+  for (const t of inputs) if (t.dtype !== x.dtype) throw new GraphError(`dtypes ${x.dtype} and ${t.dtype} differ`);
+  if (b && (b.rank !== 1 || !sameDim(b.shape[0], outChannels))) {
+    throw new GraphError(`bias must be [${outChannels}] (one value per output channel), got ${formatShape(b.shape)}`);
+  }
+}
+
+function convOutSize(size: number, k: number, s: number, d: number, p0: number, p1: number): number {
+  return Math.floor((size + p0 + p1 - d * (k - 1) - 1) / s) + 1;
+}
+
+function convTransposeOutSize(size: number, k: number, s: number, d: number, p0: number, p1: number, op: number): number {
+  return (size - 1) * s + d * (k - 1) + 1 - p0 - p1 + op;
+}
+
+function convShape(inputs: readonly Tensor[], a: ConvAttrs): OutputSpec[] {
+  const [x, w] = inputs;
+  checkOperands(inputs, w.shape[0]);
+  const want = mulDims(w.shape[1], a.group);
+  if (!sameDim(x.shape[1], want)) {
+    throw new GraphError(
+      `input has ${x.shape[1]} channels, but weight ${formatShape(w.shape)} with group ${a.group} expects ${want} (weight is [out, in/group, kh, kw])`,
+    );
+  }
+  if (typeof w.shape[0] === 'number' && w.shape[0] % a.group !== 0) {
+    throw new GraphError(`${w.shape[0]} output channels do not divide into ${a.group} groups`);
+  }
+  const out: Dim[] = [x.shape[0], w.shape[0]];
+  for (let i = 0; i < 2; i++) {
+    const size = staticDim(x.shape[2 + i], `input spatial dim ${i}`);
+    const n = convOutSize(size, a.kernel[i], a.strides[i], a.dilations[i], a.pads[i], a.pads[i + 2]);
+    if (n < 1) {
+      throw new GraphError(
+        `kernel ${a.kernel[i]} (dilation ${a.dilations[i]}) does not fit spatial dim ${i} of size ${size} with pads ${a.pads[i]}+${a.pads[i + 2]}`,
+      );
+    }
+    out.push(n);
+  }
+  return [{ dtype: x.dtype, shape: out }];
+}
+
+function convTransposeShape(inputs: readonly Tensor[], a: ConvTransposeAttrs): OutputSpec[] {
+  const [x, w] = inputs;
+  const outChannels = mulDims(w.shape[1], a.group);
+  checkOperands(inputs, outChannels);
+  if (!sameDim(x.shape[1], w.shape[0])) {
+    throw new GraphError(`input has ${x.shape[1]} channels, but weight ${formatShape(w.shape)} expects ${w.shape[0]} (weight is [in, out/group, kh, kw])`);
+  }
+  if (typeof w.shape[0] === 'number' && w.shape[0] % a.group !== 0) {
+    throw new GraphError(`${w.shape[0]} input channels do not divide into ${a.group} groups`);
+  }
+  const out: Dim[] = [x.shape[0], outChannels];
+  for (let i = 0; i < 2; i++) {
+    const size = staticDim(x.shape[2 + i], `input spatial dim ${i}`);
+    const op = a.outputPadding[i];
+    if (op >= Math.max(a.strides[i], a.dilations[i])) {
+      throw new GraphError(`output padding ${op} must be smaller than the stride (${a.strides[i]}) or the dilation (${a.dilations[i]})`);
+    }
+    const n = convTransposeOutSize(size, a.kernel[i], a.strides[i], a.dilations[i], a.pads[i], a.pads[i + 2], op);
+    if (n < 1) throw new GraphError(`pads ${a.pads[i]}+${a.pads[i + 2]} crop spatial dim ${i} below one element`);
+    out.push(n);
+  }
+  return [{ dtype: x.dtype, shape: out }];
+}
+
+function convAttributes(a: ConvAttrs) {
+  return [
+    { name: 'kernel_shape', type: 'ints' as const, value: a.kernel },
+    { name: 'strides', type: 'ints' as const, value: a.strides },
+    { name: 'pads', type: 'ints' as const, value: a.pads },
+    { name: 'dilations', type: 'ints' as const, value: a.dilations },
+    { name: 'group', type: 'int' as const, value: a.group },
+  ];
+}
+
+/**
+ * Gradient of a convolution's weight: a convolution of the input (batch moved to channels, grouped) with the
+ * output gradient as the kernel, where stride and dilation trade places. `x` [N, Cin, H, W] is the input of
+ * the convolution and `gy` [N, Cout, Ho, Wo] the gradient of its output; the result is [Cout, Cin/g, kh, kw].
+ */
+function convWeightGrad(x: Tensor, gy: Tensor, a: ConvAttrs): Tensor {
+  const g = a.group;
+  const cin = staticDim(x.shape[1], 'input channels');
+  const pads: Quad = [a.pads[0], a.pads[1], 0, 0];
+  const crop: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const size = x.shape[2 + i] as number;
+    const ho = gy.shape[2 + i] as number;
+    const end = (a.kernel[i] - 1) * a.dilations[i] + (ho - 1) * a.strides[i] + 1 - size - a.pads[i];
+    pads[2 + i] = Math.max(end, 0);
+    crop.push(size + Math.min(end, 0));
+  }
+  let xs = cropTo(x, crop);
+  if (g === 1) xs = transpose(xs, [1, 0, 2, 3]);
+  else {
+    const [h, w] = xs.shape.slice(2) as number[];
+    const split = transpose(reshape(xs, [xs.shape[0], g, cin / g, h, w]), [2, 1, 0, 3, 4]);
+    xs = reshape(split, [cin / g, mulDims(g, xs.shape[0]), h, w]);
+  }
+  const kernel = transpose(gy, [1, 0, 2, 3]);
+  const out = applyConv(xs, kernel, null, {
+    kernel: [kernel.shape[2] as number, kernel.shape[3] as number],
+    strides: a.dilations,
+    dilations: a.strides,
+    pads,
+    group: g,
+  });
+  return transpose(out, [1, 0, 2, 3]);
+}
+
+/** Keeps the first `size` rows and columns of t [N, C, H, W]; no node when nothing is cut. */
+function cropTo(t: Tensor, size: readonly number[]): Tensor {
+  if (t.shape[2] === size[0] && t.shape[3] === size[1]) return t;
+  return slice(t, [0, 0], size, [2, 3]);
+}
+
+export const Conv = defineOp<ConvAttrs>({
+  type: 'Conv',
+  shape: convShape,
+  encode: (a) => ({ attributes: convAttributes(a) }),
+  grad: ({ inputs: [x, w, b], grads: [gy], attrs: a, wants }) => {
+    const g = gy as Tensor;
+    let dx: Tensor | null = null;
+    if (wants[0]) {
+      const outputPadding: Pair = [0, 0];
+      for (let i = 0; i < 2; i++) {
+        const full = convTransposeOutSize(g.shape[2 + i] as number, a.kernel[i], a.strides[i], a.dilations[i], a.pads[i], a.pads[i + 2], 0);
+        outputPadding[i] = (x.shape[2 + i] as number) - full;
+      }
+      dx = applyConvTranspose(g, w, null, { ...a, outputPadding });
+    }
+    const dw = wants[1] ? convWeightGrad(x, g, a) : null;
+    const db = b && wants[2] ? reduceSum(g, [0, 2, 3]) : null;
+    return b ? [dx, dw, db] : [dx, dw];
+  },
+});
+
+export const ConvTranspose = defineOp<ConvTransposeAttrs>({
+  type: 'ConvTranspose',
+  shape: convTransposeShape,
+  encode: (a) => ({ attributes: [...convAttributes(a), { name: 'output_padding', type: 'ints', value: a.outputPadding }] }),
+  grad: ({ inputs: [x, w, b], grads: [gy], attrs: a, wants }) => {
+    const g = gy as Tensor;
+    const conv = { kernel: a.kernel, strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.group };
+    const dx = wants[0] ? cropTo(applyConv(g, w, null, conv), x.shape.slice(2) as number[]) : null;
+    const dw = wants[1] ? convWeightGrad(g, x, conv) : null;
+    const db = b && wants[2] ? reduceSum(g, [0, 2, 3]) : null;
+    return b ? [dx, dw, db] : [dx, dw];
+  },
+});
+
+function applyConv(x: Tensor, w: Tensor, b: Tensor | null, a: ConvAttrs): Tensor {
+  return x.graph.apply(Conv, b ? [x, w, b] : [x, w], a)[0];
+}
+
+function applyConvTranspose(x: Tensor, w: Tensor, b: Tensor | null, a: ConvTransposeAttrs): Tensor {
+  return x.graph.apply(ConvTranspose, b ? [x, w, b] : [x, w], a)[0];
+}
+
+function pair(v: number | readonly number[] | undefined, fallback: number, what: string): Pair {
+  const list = v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : [...v];
+  if (list.length !== 2 || list.some((n) => !Number.isInteger(n))) {
+    throw new GraphError(`${what} must be an integer or two integers [vertical, horizontal], got ${JSON.stringify(v)}`);
+  }
+  return [list[0], list[1]];
+}
+
+function quad(v: number | readonly number[] | undefined): Quad {
+  const list = v === undefined ? [0] : typeof v === 'number' ? [v] : [...v];
+  if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new GraphError(`pads must be non-negative integers, got ${JSON.stringify(v)}`);
+  if (list.length === 1) return [list[0], list[0], list[0], list[0]];
+  if (list.length === 2) return [list[0], list[1], list[0], list[1]];
+  if (list.length === 4) return [list[0], list[1], list[2], list[3]];
+  throw new GraphError(`pads must be one number, [vertical, horizontal] or [top, left, bottom, right], got ${JSON.stringify(v)}`);
+}
+
+function convAttrs(w: Tensor, opts: ConvOptions, what: string): ConvAttrs {
+  if (w.rank !== 4) throw new GraphError(`${what}: weight must have rank 4, got ${w.toString()}`);
+  const kernel: Pair = [staticDim(w.shape[2], `${what}: kernel height`), staticDim(w.shape[3], `${what}: kernel width`)];
+  const strides = pair(opts.stride, 1, `${what}: stride`);
+  const dilations = pair(opts.dilation, 1, `${what}: dilation`);
+  const group = opts.groups ?? 1;
+  if ([...strides, ...dilations].some((v) => v < 1)) throw new GraphError(`${what}: stride and dilation must be at least 1`);
+  if (!Number.isInteger(group) || group < 1) throw new GraphError(`${what}: groups must be a positive integer, got ${group}`);
+  return { kernel, strides, pads: quad(opts.pads), dilations, group };
+}
+
+/**
+ * 2-D convolution (cross-correlation, as ONNX Conv): x [N, C, H, W], weight [M, C/groups, kh, kw], optional bias
+ * [M]; gives [N, M, Ho, Wo].
+ */
+export function conv(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: ConvOptions = {}): Tensor {
+  return applyConv(x, weight, bias, convAttrs(weight, opts, 'conv'));
+}
+
+/**
+ * 2-D transposed convolution (ONNX ConvTranspose, the gradient of conv with respect to its input): x [N, C, H, W],
+ * weight [C, M/groups, kh, kw], optional bias [M]; Ho = (H-1)*stride + dilation*(kh-1) + 1 - padTop - padBottom +
+ * outputPadding.
+ */
+export function convTranspose(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: ConvTransposeOptions = {}): Tensor {
+  const a = convAttrs(weight, opts, 'convTranspose');
+  const outputPadding = pair(opts.outputPadding, 0, 'convTranspose: outputPadding');
+  if (outputPadding.some((v) => v < 0)) throw new GraphError('convTranspose: outputPadding must be non-negative');
+  return applyConvTranspose(x, weight, bias, { ...a, outputPadding });
+}
