@@ -363,7 +363,8 @@ async function electrodeNames(file: string, series: NwbSeries, count: number): P
   return withFile(file, (f) => {
     const region = (f.get(series.path) as H5Group).get('electrodes') as H5Dataset;
     const rows = asNumbers(region.value);
-    const ref = attr(region, 'table');
+    const rawRef = attr(region, 'table');
+    const ref = Array.isArray(rawRef) ? rawRef[0] : rawRef;
     const target = ref instanceof Reference ? (f.dereference(ref) as unknown as H5Entity) : null;
     const tablePath = isGroup(target) ? target.path : '/general/extracellular_ephys/electrodes';
     const table = readTable(f, tablePath);
