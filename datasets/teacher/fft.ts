@@ -1,71 +1,180 @@
 /**
- * @file Complex FFT of any length: iterative radix-2 for powers of two, Bluestein's chirp-z for the rest.
- * Written here because the analytic signal needs an exact DFT of the recording's own length (padding to a power
- * of two would change the Hilbert transform), and the registry's maintained FFTs handle powers of two only.
+ * @file Complex FFT of any length: a self-sorting (Stockham) mixed-radix transform for lengths whose prime
+ * factors are at most 13 (radix-4 and radix-2 butterflies written out, other radices as small DFTs), and
+ * Bluestein's chirp-z for the rest. Written here because the analytic signal needs an exact DFT of the
+ * recording's own length (padding would change the Hilbert transform), and the registry's maintained FFTs
+ * handle powers of two only.
  */
 
-const twiddleCache = new Map<number, { cos: Float64Array; sin: Float64Array }>();
+const LARGEST_RADIX = 13;
 
-function twiddles(n: number): { cos: Float64Array; sin: Float64Array } {
-  let t = twiddleCache.get(n);
-  if (!t) {
-    const half = n >>> 1;
-    t = { cos: new Float64Array(half), sin: new Float64Array(half) };
-    for (let k = 0; k < half; k++) {
-      t.cos[k] = Math.cos((2 * Math.PI * k) / n);
-      t.sin[k] = Math.sin((2 * Math.PI * k) / n);
-    }
-    twiddleCache.set(n, t);
+/** The factors of n in the order the stages use them, or undefined when a prime factor exceeds LARGEST_RADIX. */
+function factorize(n: number): number[] | undefined {
+  const factors: number[] = [];
+  let rest = n;
+  while (rest % 4 === 0) {
+    factors.push(4);
+    rest /= 4;
   }
-  return t;
+  for (let p = 2; p <= LARGEST_RADIX && rest > 1; p++) {
+    while (rest % p === 0) {
+      factors.push(p);
+      rest /= p;
+    }
+  }
+  return rest === 1 ? factors : undefined;
 }
 
-function isPowerOfTwo(n: number): boolean {
-  return n > 0 && (n & (n - 1)) === 0;
+/** Factors and the table `e^{2πik/n}` shared by every stage of a length-n transform. */
+interface StockhamPlan {
+  factors: number[];
+  cos: Float64Array;
+  sin: Float64Array;
 }
 
-/** In-place radix-2 transform; `sign` is -1 for the forward and +1 for the (unscaled) inverse transform. */
-function radix2(re: Float64Array, im: Float64Array, sign: number): void {
+/** Plans for the lengths seen last; a band-power run transforms many channels of one length. */
+const PLANS_KEPT = 8;
+const stockhamPlans = new Map<number, StockhamPlan>();
+
+function remember<K, V>(cache: Map<K, V>, key: K, value: V): V {
+  if (cache.size >= PLANS_KEPT) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+  return value;
+}
+
+function stockhamPlan(n: number, factors: number[]): StockhamPlan {
+  const plan = stockhamPlans.get(n);
+  if (plan) return plan;
+  const cos = new Float64Array(n);
+  const sin = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    cos[k] = Math.cos((2 * Math.PI * k) / n);
+    sin[k] = Math.sin((2 * Math.PI * k) / n);
+  }
+  return remember(stockhamPlans, n, { factors, cos, sin });
+}
+
+/**
+ * Stockham decimation in frequency: at each stage of radix P on the current length L = P·m with stride s,
+ * `y[q + s(Pp + r)] = w_L^{pr} Σ_j x[q + s(p + jm)] ω_P^{jr}`; the output lands sorted, no bit reversal.
+ * `sign` is -1 forward, +1 inverse (unscaled).
+ */
+function stockham(re: Float64Array, im: Float64Array, sign: number, plan: StockhamPlan): void {
   const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >>> 1;
-    for (; j & bit; bit >>>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      let t = re[i]!;
-      re[i] = re[j]!;
-      re[j] = t;
-      t = im[i]!;
-      im[i] = im[j]!;
-      im[j] = t;
+  const { factors, cos, sin } = plan;
+  let xr = re;
+  let xi = im;
+  let yr = new Float64Array(n);
+  let yi = new Float64Array(n);
+  const ar = new Float64Array(LARGEST_RADIX);
+  const ai = new Float64Array(LARGEST_RADIX);
+  const wr = new Float64Array(LARGEST_RADIX);
+  const wi = new Float64Array(LARGEST_RADIX);
+  let s = 1;
+  let length = n;
+  for (const radix of factors) {
+    const m = length / radix;
+    const step = n / radix;
+    const dftr = new Float64Array(radix * radix);
+    const dfti = new Float64Array(radix * radix);
+    for (let j = 0; j < radix * radix; j++) {
+      const k = ((Math.floor(j / radix) * (j % radix)) % radix) * step;
+      dftr[j] = cos[k]!;
+      dfti[j] = sign * sin[k]!;
     }
-  }
-  const { cos, sin } = twiddles(n);
-  for (let size = 2; size <= n; size <<= 1) {
-    const half = size >>> 1;
-    const stride = n / size;
-    for (let start = 0; start < n; start += size) {
-      for (let k = 0; k < half; k++) {
-        const wr = cos[k * stride]!;
-        const wi = sign * sin[k * stride]!;
-        const a = start + k;
-        const b = a + half;
-        const xr = re[b]! * wr - im[b]! * wi;
-        const xi = re[b]! * wi + im[b]! * wr;
-        re[b] = re[a]! - xr;
-        im[b] = im[a]! - xi;
-        re[a] = re[a]! + xr;
-        im[a] = im[a]! + xi;
+    for (let p = 0; p < m; p++) {
+      for (let r = 0; r < radix; r++) {
+        const k = p * r * s;
+        wr[r] = cos[k]!;
+        wi[r] = sign * sin[k]!;
+      }
+      for (let q = 0; q < s; q++) {
+        const src = q + s * p;
+        const dst = q + s * radix * p;
+        if (radix === 4) {
+          const i0 = src;
+          const i1 = src + s * m;
+          const i2 = i1 + s * m;
+          const i3 = i2 + s * m;
+          const t0r = xr[i0]! + xr[i2]!;
+          const t0i = xi[i0]! + xi[i2]!;
+          const t1r = xr[i0]! - xr[i2]!;
+          const t1i = xi[i0]! - xi[i2]!;
+          const t2r = xr[i1]! + xr[i3]!;
+          const t2i = xi[i1]! + xi[i3]!;
+          // (a1 - a3) times ω_4 = sign·i.
+          const t3r = -sign * (xi[i1]! - xi[i3]!);
+          const t3i = sign * (xr[i1]! - xr[i3]!);
+          yr[dst] = t0r + t2r;
+          yi[dst] = t0i + t2i;
+          let vr = t1r + t3r;
+          let vi = t1i + t3i;
+          yr[dst + s] = vr * wr[1]! - vi * wi[1]!;
+          yi[dst + s] = vr * wi[1]! + vi * wr[1]!;
+          vr = t0r - t2r;
+          vi = t0i - t2i;
+          yr[dst + 2 * s] = vr * wr[2]! - vi * wi[2]!;
+          yi[dst + 2 * s] = vr * wi[2]! + vi * wr[2]!;
+          vr = t1r - t3r;
+          vi = t1i - t3i;
+          yr[dst + 3 * s] = vr * wr[3]! - vi * wi[3]!;
+          yi[dst + 3 * s] = vr * wi[3]! + vi * wr[3]!;
+        } else if (radix === 2) {
+          const i1 = src + s * m;
+          const br = xr[src]! - xr[i1]!;
+          const bi = xi[src]! - xi[i1]!;
+          yr[dst] = xr[src]! + xr[i1]!;
+          yi[dst] = xi[src]! + xi[i1]!;
+          yr[dst + s] = br * wr[1]! - bi * wi[1]!;
+          yi[dst + s] = br * wi[1]! + bi * wr[1]!;
+        } else {
+          for (let j = 0; j < radix; j++) {
+            ar[j] = xr[src + j * s * m]!;
+            ai[j] = xi[src + j * s * m]!;
+          }
+          for (let r = 0; r < radix; r++) {
+            let sr = 0;
+            let si = 0;
+            for (let j = 0, o = r * radix; j < radix; j++, o++) {
+              sr += ar[j]! * dftr[o]! - ai[j]! * dfti[o]!;
+              si += ar[j]! * dfti[o]! + ai[j]! * dftr[o]!;
+            }
+            yr[dst + r * s] = sr * wr[r]! - si * wi[r]!;
+            yi[dst + r * s] = sr * wi[r]! + si * wr[r]!;
+          }
+        }
       }
     }
+    [xr, yr] = [yr, xr];
+    [xi, yi] = [yi, xi];
+    s *= radix;
+    length = m;
+  }
+  if (xr !== re) {
+    re.set(xr);
+    im.set(xi);
   }
 }
 
-/** In-place Bluestein transform of any length, as a circular convolution of power-of-two length. */
-function bluestein(re: Float64Array, im: Float64Array, sign: number): void {
-  const n = re.length;
+/** Bluestein's chirp and the transform of its convolution kernel, for one length and direction. */
+interface BluesteinPlan {
+  m: number;
+  inner: StockhamPlan;
+  wr: Float64Array;
+  wi: Float64Array;
+  br: Float64Array;
+  bi: Float64Array;
+}
+
+const bluesteinPlans = new Map<string, BluesteinPlan>();
+
+function bluesteinPlan(n: number, sign: number): BluesteinPlan {
+  const key = `${n}:${sign}`;
+  const plan = bluesteinPlans.get(key);
+  if (plan) return plan;
   let m = 1;
   while (m < 2 * n - 1) m <<= 1;
+  const inner = stockhamPlan(m, factorize(m)!);
   const wr = new Float64Array(n);
   const wi = new Float64Array(n);
   for (let k = 0; k < n; k++) {
@@ -73,12 +182,6 @@ function bluestein(re: Float64Array, im: Float64Array, sign: number): void {
     const angle = (Math.PI * ((k * k) % (2 * n))) / n;
     wr[k] = Math.cos(angle);
     wi[k] = sign * Math.sin(angle);
-  }
-  const ar = new Float64Array(m);
-  const ai = new Float64Array(m);
-  for (let k = 0; k < n; k++) {
-    ar[k] = re[k]! * wr[k]! - im[k]! * wi[k]!;
-    ai[k] = re[k]! * wi[k]! + im[k]! * wr[k]!;
   }
   const br = new Float64Array(m);
   const bi = new Float64Array(m);
@@ -88,14 +191,27 @@ function bluestein(re: Float64Array, im: Float64Array, sign: number): void {
     br[k] = br[m - k] = wr[k]!;
     bi[k] = bi[m - k] = -wi[k]!;
   }
-  radix2(ar, ai, -1);
-  radix2(br, bi, -1);
+  stockham(br, bi, -1, inner);
+  return remember(bluesteinPlans, key, { m, inner, wr, wi, br, bi });
+}
+
+/** Bluestein: the length-n DFT as a circular convolution with a chirp, of power-of-two length. */
+function bluestein(re: Float64Array, im: Float64Array, sign: number): void {
+  const n = re.length;
+  const { m, inner, wr, wi, br, bi } = bluesteinPlan(n, sign);
+  const ar = new Float64Array(m);
+  const ai = new Float64Array(m);
+  for (let k = 0; k < n; k++) {
+    ar[k] = re[k]! * wr[k]! - im[k]! * wi[k]!;
+    ai[k] = re[k]! * wi[k]! + im[k]! * wr[k]!;
+  }
+  stockham(ar, ai, -1, inner);
   for (let k = 0; k < m; k++) {
     const r = ar[k]! * br[k]! - ai[k]! * bi[k]!;
     ai[k] = ar[k]! * bi[k]! + ai[k]! * br[k]!;
     ar[k] = r;
   }
-  radix2(ar, ai, 1);
+  stockham(ar, ai, 1, inner);
   const scale = 1 / m;
   for (let k = 0; k < n; k++) {
     const cr = ar[k]! * scale;
@@ -114,7 +230,8 @@ export function fft(re: Float64Array, im: Float64Array, inverse = false): void {
   if (im.length !== n) throw new RangeError(`fft: real part has ${n} values but imaginary part has ${im.length}.`);
   if (n <= 1) return;
   const sign = inverse ? 1 : -1;
-  if (isPowerOfTwo(n)) radix2(re, im, sign);
+  const factors = factorize(n);
+  if (factors) stockham(re, im, sign, stockhamPlan(n, factors));
   else bluestein(re, im, sign);
   if (inverse) {
     const scale = 1 / n;
