@@ -62,10 +62,10 @@ function stockhamPlan(n: number, factors: number[]): StockhamPlan {
 function stockham(re: Float64Array, im: Float64Array, sign: number, plan: StockhamPlan): void {
   const n = re.length;
   const { factors, cos, sin } = plan;
-  let xr = re;
-  let xi = im;
-  let yr = new Float64Array(n);
-  let yi = new Float64Array(n);
+  let xr: Float64Array = re;
+  let xi: Float64Array = im;
+  let yr: Float64Array = new Float64Array(n);
+  let yi: Float64Array = new Float64Array(n);
   const ar = new Float64Array(LARGEST_RADIX);
   const ai = new Float64Array(LARGEST_RADIX);
   const wr = new Float64Array(LARGEST_RADIX);
