@@ -3,6 +3,7 @@
 import { DatasetError } from '../errors.js';
 import { Rng } from '../random.js';
 import { checkInt, checkNumber, type DeepPartial, resolveOptions, splitCodes } from './common.js';
+import { fillGaussian } from './ziggurat.js';
 import { renderScene, type SceneDescription, type SceneVehicle } from './scene-render.js';
 
 /** The scenes the student reconstructs. */
@@ -276,7 +277,7 @@ export function simulateDrivingScenes(config: DrivingSceneConfig, seed: number):
     const scene = drawScene(rng, images);
     renderScene(scene, height, width, imagesOut, i * size);
     if (images.imageNoise > 0) {
-      noiseRng.fillNormal(noise, 0, images.imageNoise);
+      fillGaussian(noiseRng, noise, 0, images.imageNoise);
       const base = i * size;
       for (let k = 0; k < size; k++) {
         const v = imagesOut[base + k]! + noise[k]!;
@@ -657,7 +658,7 @@ function addBackground(
   const C = eeg.channels;
   const T = eeg.samples;
   const B = eeg.backgroundSources;
-  rng.fillNormal(white);
+  fillGaussian(rng, white);
   for (let b = 0; b < B; b++) {
     const wb = b * T;
     for (let t = 0; t < T; t++) {
@@ -681,7 +682,7 @@ function addBackground(
   const a2 = rng.normal();
   const alphaAmp = eeg.alphaUv * noise;
   const omega = (2 * Math.PI * subj.alphaHz) / eeg.sampleRate;
-  rng.fillNormal(sensor, 0, eeg.sensorNoiseUv * noise);
+  fillGaussian(rng, sensor, 0, eeg.sensorNoiseUv * noise);
   for (let t = 0; t < T; t++) {
     const alpha = alphaAmp * (a1 * Math.cos(omega * t) + a2 * Math.sin(omega * t));
     const row = t * C;

@@ -11,6 +11,7 @@ import {
   resolveOptions,
   splitCodes,
 } from './common.js';
+import { fillGaussian } from './ziggurat.js';
 
 /**
  * The epochs of one trial on a grid of time bins: fixation, offer 1, a variable delay, offer 2, a gap, the go
@@ -356,7 +357,7 @@ export function simulateMemoryTask(config: MemoryDecisionConfig, seed: number): 
     delayBins[i] = delay;
     setEvents(events, i, timing, delay);
     const base = i * T * F;
-    if (inputNoise > 0) rng.fillNormal(inputs.subarray(base, base + T * F), 0, inputNoise);
+    if (inputNoise > 0) fillGaussian(rng, inputs.subarray(base, base + T * F), 0, inputNoise);
     const go = events.go[i]!;
     const decision = events.decision[i]!;
     for (let t = 0; t < go; t++) inputs[base + t * F] += 1;
@@ -422,7 +423,7 @@ function buildSubject(brain: MemoryBrainConfig, seed: number, s: number): Subjec
   const N = brain.neurons;
   const D = brain.latentDims;
   const loadings = new Float64Array(D * N);
-  rng.fillNormal(loadings);
+  fillGaussian(rng, loadings);
   const logCountBaseline = new Float64Array(N);
   const [bLo, bHi] = brain.baselineHz;
   const [gLo, gHi] = brain.gainRange;
@@ -588,7 +589,7 @@ function emitCounts(
         out[row + n] = poissonDraw(rng, Math.exp(a < logMax ? a : logMax));
       }
     } else {
-      rng.fillNormal(obs);
+      fillGaussian(rng, obs);
       for (let n = 0; n < N; n++) {
         const a = logRate[n]!;
         const lambda = Math.exp(a < logMax ? a : logMax);
@@ -651,7 +652,7 @@ export function simulateMemoryBrain(config: MemoryDecisionConfig, task: MemoryTa
       const delay = rng.intIn(dMin, dMax);
       delayBins[i] = delay;
       setEvents(events, i, brain.timing, delay);
-      rng.fillNormal(noise);
+      fillGaussian(rng, noise);
       const z = latents.subarray(i * T * D, (i + 1) * T * D);
       choice[i] = runLatents(
         z,
