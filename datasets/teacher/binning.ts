@@ -72,7 +72,9 @@ export function binSpikes(
       const spikes = sorted[u]!;
       let lo = lowerBound(spikes, first - slack);
       for (let b = 0; b < bins; b++) {
-        const hi = lowerBound(spikes, first + (b + 1) * binWidth - slack);
+        const edge = first + (b + 1) * binWidth - slack;
+        let hi = lo;
+        while (hi < spikes.length && spikes[hi]! < edge) hi++;
         data[(i * bins + b) * nUnits + u] = (hi - lo) * rate;
         lo = hi;
       }

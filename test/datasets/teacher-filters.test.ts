@@ -78,6 +78,28 @@ describe('butterworthBandpass', () => {
     expect(response(sos, 10)).toBeLessThan(1e-4);
   });
 
+  it.each([
+    [3, 1, 100],
+    [1, 8, 12],
+    [5, 0.5, 40],
+    [2, 300, 450],
+  ])('meets the Butterworth edges for order %i, %f–%f Hz, including real-pole wide bands', (order, low, high) => {
+    const filter = butterworthBandpass(order, low, high, fs);
+    expect(filter.length).toBe(6 * order);
+    const centre = (fs / Math.PI) * Math.atan(Math.sqrt(Math.tan((Math.PI * low) / fs) * Math.tan((Math.PI * high) / fs)));
+    expect(response(filter, centre)).toBeCloseTo(1, 10);
+    expect(response(filter, low)).toBeCloseTo(Math.SQRT1_2, 8);
+    expect(response(filter, high)).toBeCloseTo(Math.SQRT1_2, 8);
+    // The analog prototype's magnitude 1/√(1 + ((Ω² - Ω₀²)/(Ω·B))^{2N}) at the prewarped Ω = 2·tan(πf/fs).
+    const warp = (f: number): number => 2 * Math.tan((Math.PI * f) / fs);
+    const w0sq = warp(low) * warp(high);
+    const band = warp(high) - warp(low);
+    for (const f of [0.2, 3, 9, 11, 33, 70, 99, 150, 320, 449, 480]) {
+      const omega = warp(f);
+      expect(response(filter, f)).toBeCloseTo(1 / Math.sqrt(1 + ((omega * omega - w0sq) / (omega * band)) ** (2 * order)), 9);
+    }
+  });
+
   it('filters a 100 Hz tone through the causal cascade at its designed gain and phase-shifts it', () => {
     const x = sine(4000, 100, 1);
     const y = sosFilter(sos, x);
