@@ -47,7 +47,7 @@ function check(ok: boolean, field: string, value: unknown, what: string): void {
 const finite = (v: number): boolean => typeof v === 'number' && Number.isFinite(v);
 
 /** Fills in defaults and checks every setting (AdamW's default weight decay is 0.01, as in PyTorch). */
-export function resolveOptimizer(config: OptimizerConfig): ResolvedOptimizer {
+export function resolveOptimizer(config: OptimizerConfig | ResolvedOptimizer): ResolvedOptimizer {
   const kind = (config as { kind?: unknown }).kind;
   if (kind !== 'sgd' && kind !== 'adam' && kind !== 'adamw') {
     throw new GraphError(`optimizer.kind is ${String(kind)}; it must be 'sgd', 'adam' or 'adamw'`);

@@ -29,7 +29,7 @@ export interface OptimizerStep {
 export function applyOptimizer(
   params: readonly Tensor[],
   grads: readonly Tensor[],
-  config: OptimizerConfig,
+  config: OptimizerConfig | ResolvedOptimizer,
   step: Tensor,
 ): OptimizerStep {
   const cfg = resolveOptimizer(config);
