@@ -201,7 +201,7 @@ export function initValues(
       const m = Math.min(rows, cols);
       for (let r = 0; r < rows; r++) {
         for (let c = 0; c < cols; c++) {
-          out[r * cols + c] = it.gain * (rows >= cols ? q[r * m + c] : q[c * m + r]);
+          out[r * cols + c] = it.gain * (rows >= cols ? q[c * rows + r] : q[r * cols + c]);
         }
       }
       break;
@@ -218,24 +218,25 @@ export function initValues(
 }
 
 /**
- * An n x m matrix (n >= m, row-major) with orthonormal columns: the Q of the QR decomposition, with positive
- * diagonal R, of a standard normal matrix (modified Gram-Schmidt, run twice for accuracy).
+ * m orthonormal vectors of length n (n >= m), stored one after another: the Q of the QR decomposition, with
+ * positive diagonal R, of a standard normal n x m matrix (modified Gram-Schmidt; a Gaussian matrix is well
+ * enough conditioned that one pass keeps the columns orthonormal to ~1e-14).
  */
 function orthonormal(n: number, m: number, rng: Rng): Float64Array {
-  const a = new Float64Array(n * m);
-  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+  const q = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) q[j * n + i] = rng.normal();
   for (let j = 0; j < m; j++) {
-    for (let pass = 0; pass < 2; pass++) {
-      for (let k = 0; k < j; k++) {
-        let dot = 0;
-        for (let i = 0; i < n; i++) dot += a[i * m + k] * a[i * m + j];
-        for (let i = 0; i < n; i++) a[i * m + j] -= dot * a[i * m + k];
-      }
+    const oj = j * n;
+    for (let k = 0; k < j; k++) {
+      const ok = k * n;
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += q[ok + i] * q[oj + i];
+      for (let i = 0; i < n; i++) q[oj + i] -= dot * q[ok + i];
     }
     let norm = 0;
-    for (let i = 0; i < n; i++) norm += a[i * m + j] * a[i * m + j];
+    for (let i = 0; i < n; i++) norm += q[oj + i] * q[oj + i];
     norm = Math.sqrt(norm);
-    for (let i = 0; i < n; i++) a[i * m + j] /= norm;
+    for (let i = 0; i < n; i++) q[oj + i] /= norm;
   }
-  return a;
+  return q;
 }

@@ -37,6 +37,12 @@ export interface ToModelOptions {
   metadata?: Record<string, string>;
   producer?: string;
   docString?: string;
+  /**
+   * Which intermediate tensors get a value_info with their shape: 'runtime' (default) those whose shape
+   * onnxruntime cannot infer (shapes read at run time by Expand or Reshape, and products like '100*batch'),
+   * 'all', or 'none'. Without these hints a long graph downstream of one such node takes seconds to load.
+   */
+  valueInfo?: 'runtime' | 'all' | 'none';
 }
 
 /** Lowest and highest default-domain opsets the op encodings are written for. */
@@ -166,11 +172,24 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
     nodeProtos.push(create(NodeProtoSchema, { name: `output_${to}`, opType: 'Identity', input: [nameOf(from)], output: [to] }));
   }
 
+  const hints: ValueInfoProto[] = [];
+  const which = opts.valueInfo ?? 'runtime';
+  if (which !== 'none') {
+    for (const n of nodes) {
+      const runtimeShape = n.inputs.some((t) => t.producer !== null && t.producer.op.type === 'Shape');
+      for (const t of n.outputs) {
+        if (rename.has(t.id)) continue;
+        if (which === 'runtime' && !runtimeShape && !t.shape.some((d) => typeof d === 'string' && d.includes('*'))) continue;
+        hints.push(valueInfo(t.name, t.dtype, t.shape));
+      }
+    }
+  }
   const graphProto: GraphProto = create(GraphProtoSchema, {
     name: graph.name,
     node: nodeProtos,
     input: modelInputs.map((t) => valueInfo(t.name, t.dtype, t.shape)),
     output: outputs.map(([name, t]) => valueInfo(name, t.dtype, t.shape)),
+    valueInfo: hints,
     initializer: [
       ...initializers.map((t) => tensorProto(t.name, t.dtype, t.shape as number[], t.value as TensorData)),
       ...[...extra.values()].map((e) => tensorProto(e.name, 'int64', [e.values.length], BigInt64Array.from(e.values, (v) => BigInt(v)))),

@@ -1,0 +1,125 @@
+/** @file Serialization: subgraph extraction, names, parameters as inputs or initializers, and loading in onnxruntime node and web. */
+import * as ort from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { describe, expect, it } from 'vitest';
+import { gradients } from '../../graphs/autodiff.js';
+import { Graph } from '../../graphs/graph.js';
+import { init } from '../../graphs/init.js';
+import * as op from '../../graphs/ops/index.js';
+import { decodeModel, encodeModel, toModel } from '../../graphs/serialize.js';
+import { Runner } from '../../graphs/runner.js';
+
+/** A small MLP with a loss and its gradients, over a symbolic batch. */
+function mlp(floatType: 'float32' | 'float64' = 'float32') {
+  const g = new Graph({ floatType, seed: 11 });
+  const x = g.input('x', floatType, ['batch', 3]);
+  const y = g.input('y', floatType, ['batch', 2]);
+  const h = g.scope('layer1', () => op.tanh(op.add(op.matmul(x, g.param('weight', [3, 4], 'xavierUniform')), g.param('bias', [4], 'zeros'))));
+  const out = g.scope('layer2', () => op.matmul(h, g.param('weight', [4, 2], init.normal(0.5))));
+  const loss = op.reduceMean(op.square(op.sub(out, y)));
+  const grads = gradients(loss, g.params);
+  return { g, x, y, out, loss, grads };
+}
+
+const xData = Float32Array.from([0.1, -0.2, 0.3, 0.5, 0.4, -0.6]);
+
+describe('toModel', () => {
+  it('writes only what the outputs need: inference has no targets and no gradient nodes', () => {
+    const { g, out, loss, grads } = mlp();
+    const inference = toModel(g, { outputs: { out } });
+    expect(inference.graph?.input.map((i) => i.name)).toEqual(['x']);
+    expect(inference.graph?.initializer.map((i) => i.name)).toEqual(['layer1.weight', 'layer1.bias', 'layer2.weight']);
+    const step = toModel(g, { outputs: { loss, ...Object.fromEntries(grads.map((t, i) => [`grad${i}`, t])) }, paramsAs: 'inputs' });
+    expect(step.graph?.input.map((i) => i.name)).toEqual(['x', 'y', 'layer1.weight', 'layer1.bias', 'layer2.weight']);
+    expect(step.graph?.node.length).toBeGreaterThan(2 * (inference.graph?.node.length ?? 0));
+    const dims = inference.graph?.input[0].type?.value.case === 'tensorType' ? inference.graph.input[0].type.value.value.shape?.dim : [];
+    expect(dims?.map((d) => d.value.value)).toEqual(['batch', 3n]);
+    expect(step.opsetImport[0].version).toBe(17n);
+    expect(step.irVersion).toBe(8n);
+    expect(step.producerName).toBe('b2m');
+  });
+
+  it('is deterministic: two builds give identical bytes', () => {
+    const a = mlp();
+    const b = mlp();
+    const ba = encodeModel(toModel(a.g, { outputs: { loss: a.loss, g0: a.grads[0] }, metadata: { run: 'x' } }));
+    const bb = encodeModel(toModel(b.g, { outputs: { loss: b.loss, g0: b.grads[0] }, metadata: { run: 'x' } }));
+    expect(Buffer.from(ba).equals(Buffer.from(bb))).toBe(true);
+    expect(decodeModel(ba).metadataProps).toEqual([expect.objectContaining({ key: 'run', value: 'x' })]);
+  });
+
+  it('outputs an input, a parameter or one tensor under two names through Identity nodes', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2]);
+    const w = g.param('w', [2], init.values([3, 4]));
+    const y = op.mul(x, w);
+    const model = toModel(g, { outputs: { y, again: y, echo: x, weights: w } });
+    expect(model.graph?.node.filter((n) => n.opType === 'Identity')).toHaveLength(3);
+    const runner = await Runner.create(encodeModel(model));
+    const out = await runner.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2]), [2]) });
+    expect([...(out.y.data as Float32Array)]).toEqual([3, 8]);
+    expect([...(out.again.data as Float32Array)]).toEqual([3, 8]);
+    expect([...(out.echo.data as Float32Array)]).toEqual([1, 2]);
+    expect([...(out.weights.data as Float32Array)]).toEqual([3, 4]);
+    await runner.dispose();
+  });
+
+  it('refuses name clashes and inputs missing from an explicit list', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2]);
+    const z = g.input('z', 'float32', [2]);
+    expect(() => toModel(g, { outputs: { x: op.neg(x) } })).toThrow(/the name "x" of output "x" is already taken/);
+    expect(() => toModel(g, { outputs: { s: op.add(x, z) }, inputs: [x] })).toThrow(/output\(s\) s need input "z", which is not in the inputs list/);
+    expect(() => toModel(g, { outputs: { s: x }, opset: 12 })).toThrow(/opset 12 is not supported; choose 17 to 26/);
+  });
+
+  it('loads in onnxruntime-node at optimization level all and gives the same numbers in float32 and float64', async () => {
+    const results: number[][] = [];
+    for (const ft of ['float32', 'float64'] as const) {
+      const { g, loss, grads } = mlp(ft);
+      const model = toModel(g, { outputs: { loss, g0: grads[0] } });
+      const runner = await Runner.create(encodeModel(model), { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+      const Arr = ft === 'float32' ? Float32Array : Float64Array;
+      const out = await runner.run({
+        x: new ort.Tensor(ft, Arr.from(xData), [2, 3]),
+        y: new ort.Tensor(ft, Arr.from([1, 0, 0, 1]), [2, 2]),
+      });
+      results.push([...(out.loss.data as Float32Array), ...(out.g0.data as Float32Array)]);
+      await runner.dispose();
+    }
+    expect(results[0].length).toBe(13);
+    for (let i = 0; i < results[0].length; i++) expect(results[0][i]).toBeCloseTo(results[1][i], 5);
+  });
+
+  it('loads in onnxruntime-web (wasm in Node) and matches onnxruntime-node', async () => {
+    ortWeb.env.wasm.numThreads = 1;
+    const { g, out, loss, grads } = mlp();
+    const bytes = encodeModel(toModel(g, { outputs: { out, loss, g2: grads[2] } }));
+    const feeds = { x: [xData, [2, 3]], y: [Float32Array.from([1, 0, 0, 1]), [2, 2]] } as const;
+    const web = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    const wout = await web.run(Object.fromEntries(Object.entries(feeds).map(([k, [d, s]]) => [k, new ortWeb.Tensor('float32', d, [...s])])));
+    const runner = await Runner.create(bytes);
+    const nout = await runner.run(Object.fromEntries(Object.entries(feeds).map(([k, [d, s]]) => [k, new ort.Tensor('float32', d, [...s])])));
+    for (const name of ['out', 'loss', 'g2']) {
+      const a = [...(wout[name].data as Float32Array)];
+      const b = [...(nout[name].data as Float32Array)];
+      expect(a.length).toBe(b.length);
+      a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 5));
+    }
+    await web.release();
+    await runner.dispose();
+  });
+
+  it('gives shape hints for run-time shapes so that long graphs load fast', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['batch', 4]);
+    const loss = op.reduceMean(op.tanh(x));
+    const [gx] = gradients(loss, [x]);
+    const model = toModel(g, { outputs: { gx } });
+    const hinted = new Set(model.graph?.valueInfo.map((v) => v.name));
+    const expand = model.graph?.node.find((n) => n.opType === 'Expand');
+    expect(expand).toBeDefined();
+    expect(hinted.has(expand?.output[0] as string)).toBe(true);
+    expect(toModel(g, { outputs: { gx }, valueInfo: 'none' }).graph?.valueInfo).toHaveLength(0);
+  });
+});
