@@ -75,7 +75,10 @@ function alignWithinConditions(
   }
   for (let c = 0; c < sorted.length; c++) for (let m = 0; m < count; m++) templates[c * count + m] = templates[c * count + m]! / n[c]!;
   const rowLandmarks = new Float64Array(train.length * count);
-  train.forEach((t, r) => rowLandmarks.set(templates.subarray(index.get(keys[t]!)! * count, (index.get(keys[t]!)! + 1) * count), r * count));
+  train.forEach((t, r) => {
+    const c = index.get(keys[t]!)!;
+    rowLandmarks.set(templates.subarray(c * count, (c + 1) * count), r * count);
+  });
   const { tensor } = alignTrials(latents, grid, landmarks, { grid, landmarks: rowLandmarks, sourceRows: train });
   return { aligned: tensor, alignedKeys: Array.from(train, (t) => keys[t]!), templates };
 }
@@ -97,8 +100,9 @@ export function buildTeacherLatents(options: TeacherLatentOptions): TeacherLaten
     throw new DatasetError(`buildTeacherLatents: ${landmarks.length} landmarks do not divide evenly among ${features.trials} trials.`);
   }
   const zscore = fitZScore(features, train);
-  const pca = fitPca(applyZScore(zscore, features), train, k);
-  let latents = projectPca(pca, applyZScore(zscore, features));
+  const standardised = applyZScore(zscore, features);
+  const pca = fitPca(standardised, train, k);
+  let latents = projectPca(pca, standardised);
   let rowLandmarks: ArrayLike<number> | undefined = landmarks;
   let averaged: { keys: ConditionKey[]; counts: Int32Array } | undefined;
   if (conditions) {
@@ -114,7 +118,7 @@ export function buildTeacherLatents(options: TeacherLatentOptions): TeacherLaten
       averaged = { keys: avg.keys, counts: avg.counts };
     }
   }
-  let result: Aligned = { tensor: latents as TrialTensor<Float64Array>, grid, covered: new Uint8Array(latents.trials * latents.times).fill(1) };
+  let result: Aligned = { tensor: latents, grid, covered: new Uint8Array(latents.trials * latents.times).fill(1) };
   if (target) {
     let sourceRows = target.sourceRows;
     if (averaged) {
