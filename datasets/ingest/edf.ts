@@ -1,5 +1,5 @@
 /** @file EDF/EDF+ (and 24-bit BDF/BDF+) reader: strict header checks, data records read in chunks, physical scaling, TAL annotations. */
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { normalizeUnit, type Annotation, type Recording, type RecordingChannel, type RecordingSegment } from './recording.js';
@@ -321,8 +321,7 @@ export async function readEdf(file: string, options: EdfReadOptions = {}): Promi
   const name = path.basename(file);
   const handle = await openForReading(file);
   try {
-    const size = (await stat(file)).size;
-    const header = await headerFrom(file, handle, size);
+    const header = await headerFrom(file, handle, (await handle.stat()).size);
     const { signals, recordCount, bytesPerSample } = header;
     const plus = header.format.includes('+');
     const discontinuous = header.format.endsWith('+D');

@@ -329,7 +329,7 @@ export interface NwbRecordingOptions {
 export async function nwbSeriesToRecording(file: string, name: string, options: NwbRecordingOptions = {}): Promise<Recording> {
   const series = await readNwbSeries(file, name);
   const base = path.basename(file);
-  const [samples, ...rest] = series.shape;
+  const rest = series.shape.slice(1);
   if (rest.length > 1) throw new DatasetError(`${base}: series '${series.path}' has shape [${series.shape.join(', ')}]; a recording needs [time] or [time, channels]`);
   const count = rest[0] ?? 1;
   let rate = series.rate ?? Number.NaN;

@@ -73,17 +73,6 @@ export function normalizeUnit(stored: string): { unit: string; scale: number } {
   return scale === undefined ? { unit: stored.trim(), scale: 1 } : { unit: 'uV', scale };
 }
 
-/**
- * The sample index in the concatenated data of time `t` (seconds from the first sample), or -1 when `t` falls in
- * a gap between segments of a discontinuous recording.
- */
-export function sampleIndexAt(segments: readonly RecordingSegment[], t: number, rate: number): number {
-  for (const s of segments) {
-    if (t >= s.onset - 0.5 / rate && t < s.onset + s.duration) return Math.round((s.offset + t - s.onset) * rate);
-  }
-  return -1;
-}
-
 /** The segment that holds time `t`, or undefined in a gap. */
 export function segmentAt(segments: readonly RecordingSegment[], t: number, rate: number): RecordingSegment | undefined {
   return segments.find((s) => t >= s.onset - 0.5 / rate && t < s.onset + s.duration);
