@@ -1,4 +1,5 @@
 /** @file Op definitions as data: ONNX node type, shape rule, gradient rule and opset encoding side by side, plus the registry. */
+import type { GraphProto, TensorProto } from 'onnx-buf';
 import { GraphError } from './errors.js';
 import type { Graph } from './graph.js';
 import type { DType, Dim, Tensor } from './tensor.js';
@@ -15,7 +16,9 @@ export type OnnxAttribute =
   | { name: string; type: 'float'; value: number }
   | { name: string; type: 'string'; value: string }
   | { name: string; type: 'ints'; value: readonly number[] }
-  | { name: string; type: 'floats'; value: readonly number[] };
+  | { name: string; type: 'floats'; value: readonly number[] }
+  | { name: string; type: 'tensor'; value: TensorProto }
+  | { name: string; type: 'graph'; value: GraphProto };
 
 /** How a node is written for a given opset: its attributes and any int64 constant inputs appended after its tensors. */
 export interface Encoding {

@@ -176,7 +176,7 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
   const which = opts.valueInfo ?? 'runtime';
   if (which !== 'none') {
     for (const n of nodes) {
-      const runtimeShape = n.inputs.some((t) => t.producer !== null && t.producer.op.type === 'Shape');
+      const runtimeShape = n.inputs.some((t) => t.kind === 'node' && t.dtype === 'int64');
       for (const t of n.outputs) {
         if (rename.has(t.id)) continue;
         if (which === 'runtime' && !runtimeShape && !t.shape.some((d) => typeof d === 'string' && d.includes('*'))) continue;
@@ -259,5 +259,9 @@ function attributeProto(a: OnnxAttribute): AttributeProto {
       return create(AttributeProtoSchema, { name: a.name, type: T.INTS, ints: a.value.map((v) => BigInt(v)) });
     case 'floats':
       return create(AttributeProtoSchema, { name: a.name, type: T.FLOATS, floats: [...a.value] });
+    case 'tensor':
+      return create(AttributeProtoSchema, { name: a.name, type: T.TENSOR, t: a.value });
+    case 'graph':
+      return create(AttributeProtoSchema, { name: a.name, type: T.GRAPH, g: a.value });
   }
 }

@@ -55,7 +55,7 @@ export function reshape(x: Tensor, shape: readonly Dim[]): Tensor {
   const minus = out.flatMap((d, i) => (d === -1 ? [i] : []));
   if (minus.length > 1) throw new GraphError(`reshape of ${x.toString()}: at most one -1 in ${formatShape(shape)}`);
   for (const d of out) {
-    if (typeof d === 'number' && d !== -1 && !(Number.isInteger(d) && d >= 0)) {
+    if (typeof d === 'number' && d !== -1 && !(Number.isInteger(d) && d >= 1)) {
       throw new GraphError(`reshape of ${x.toString()}: invalid dim ${d} in ${formatShape(shape)}`);
     }
   }

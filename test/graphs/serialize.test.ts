@@ -6,7 +6,8 @@ import { gradients } from '../../graphs/autodiff.js';
 import { Graph } from '../../graphs/graph.js';
 import { init } from '../../graphs/init.js';
 import * as op from '../../graphs/ops/index.js';
-import { decodeModel, encodeModel, toModel } from '../../graphs/serialize.js';
+import { defineOp } from '../../graphs/op.js';
+import { decodeModel, encodeModel, tensorProto, toModel } from '../../graphs/serialize.js';
 import { Runner } from '../../graphs/runner.js';
 
 /** A small MLP with a loss and its gradients, over a symbolic batch. */
@@ -121,5 +122,39 @@ describe('toModel', () => {
     expect(expand).toBeDefined();
     expect(hinted.has(expand?.output[0] as string)).toBe(true);
     expect(toModel(g, { outputs: { gx }, valueInfo: 'none' }).graph?.valueInfo).toHaveLength(0);
+  });
+
+  it('writes tensor and graph attributes (a Constant and an If with two branches)', async () => {
+    const branch = (v: number) => {
+      const b = new Graph({ name: `branch${v}` });
+      return toModel(b, { outputs: { out: op.add(b.constant([v, v]), 0.5) } }).graph;
+    };
+    const TestConstant = defineOp<{ values: number[] }>({
+      name: 'TestConstant',
+      type: 'Constant',
+      shape: (_inputs, attrs) => [{ dtype: 'float32', shape: [attrs.values.length] }],
+      encode: (attrs) => ({ attributes: [{ name: 'value', type: 'tensor', value: tensorProto('', 'float32', [attrs.values.length], Float32Array.from(attrs.values)) }] }),
+    });
+    const TestIf = defineOp({
+      name: 'TestIf',
+      type: 'If',
+      shape: () => [{ dtype: 'float32', shape: [2] }],
+      encode: () => ({
+        attributes: [
+          { name: 'then_branch', type: 'graph', value: branch(1) as NonNullable<ReturnType<typeof branch>> },
+          { name: 'else_branch', type: 'graph', value: branch(2) as NonNullable<ReturnType<typeof branch>> },
+        ],
+      }),
+    });
+    const g = new Graph();
+    const cond = g.input('cond', 'bool', []);
+    const picked = g.apply(TestIf, [cond], {})[0];
+    const y = op.mul(picked, g.apply(TestConstant, [], { values: [10, 100] })[0]);
+    const runner = await Runner.create(encodeModel(toModel(g, { outputs: { y } })));
+    for (const [c, expected] of [[true, [15, 150]], [false, [25, 250]]] as const) {
+      const out = await runner.run({ cond: new ort.Tensor('bool', Uint8Array.from([c ? 1 : 0]), []) });
+      expect([...(out.y.data as Float32Array)]).toEqual(expected);
+    }
+    await runner.dispose();
   });
 });
