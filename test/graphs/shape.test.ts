@@ -122,6 +122,7 @@ describe('gather, gatherND, scatterND', () => {
     expect(r.analytic.x.length).toBe(24);
   });
   it('gather axis 1 with 2-D indices', () => check((x) => op.gather(x, x.graph.constant(BigInt64Array.from([2n, 0n, 1n, 2n]), { shape: [2, 2] }), 1), [2, 2, 2, 4]));
+  it('gather with negative indices', () => check((x) => op.gather(x, [-1, 0, -1], 1), [2, 3, 4]));
   it('gather a scalar index along the last axis', () => check((x) => op.gather(x, 3, 2), [2, 3]));
   it('gather with run-time int64 indices and a symbolic batch', async () => {
     const r = await checkGradients(
