@@ -1,12 +1,17 @@
 /**
  * @file Complex FFT of any length: a self-sorting (Stockham) mixed-radix transform for lengths whose prime
- * factors are at most 13 (radix-4 and radix-2 butterflies written out, other radices as small DFTs), and
+ * factors are at most 13 (radix 2, 3, 4 and 5 butterflies written out, 7, 11 and 13 as small DFTs), and
  * Bluestein's chirp-z for the rest. Written here because the analytic signal needs an exact DFT of the
  * recording's own length (padding would change the Hilbert transform), and the registry's maintained FFTs
  * handle powers of two only.
  */
 
 const LARGEST_RADIX = 13;
+const SIN_3 = Math.sin((2 * Math.PI) / 3);
+const COS_5 = Math.cos((2 * Math.PI) / 5);
+const COS_25 = Math.cos((4 * Math.PI) / 5);
+const SIN_5 = Math.sin((2 * Math.PI) / 5);
+const SIN_25 = Math.sin((4 * Math.PI) / 5);
 
 /** The factors of n in the order the stages use them, or undefined when a prime factor exceeds LARGEST_RADIX. */
 function factorize(n: number): number[] | undefined {
@@ -68,6 +73,8 @@ function stockham(re: Float64Array, im: Float64Array, sign: number, plan: Stockh
   let yi: Float64Array = new Float64Array(n);
   const ar = new Float64Array(LARGEST_RADIX);
   const ai = new Float64Array(LARGEST_RADIX);
+  const or = new Float64Array(LARGEST_RADIX);
+  const oi = new Float64Array(LARGEST_RADIX);
   const wr = new Float64Array(LARGEST_RADIX);
   const wi = new Float64Array(LARGEST_RADIX);
   let s = 1;
@@ -132,15 +139,63 @@ function stockham(re: Float64Array, im: Float64Array, sign: number, plan: Stockh
             ar[j] = xr[src + j * s * m]!;
             ai[j] = xi[src + j * s * m]!;
           }
-          for (let r = 0; r < radix; r++) {
-            let sr = 0;
-            let si = 0;
-            for (let j = 0, o = r * radix; j < radix; j++, o++) {
-              sr += ar[j]! * dftr[o]! - ai[j]! * dfti[o]!;
-              si += ar[j]! * dfti[o]! + ai[j]! * dftr[o]!;
+          if (radix === 3) {
+            const br = ar[1]! + ar[2]!;
+            const bi = ai[1]! + ai[2]!;
+            const cr = ar[0]! - 0.5 * br;
+            const ci = ai[0]! - 0.5 * bi;
+            // i·s₁·(a1 - a2) with s₁ = sign·sin(2π/3).
+            const dr = -sign * SIN_3 * (ai[1]! - ai[2]!);
+            const di = sign * SIN_3 * (ar[1]! - ar[2]!);
+            or[0] = ar[0]! + br;
+            oi[0] = ai[0]! + bi;
+            or[1] = cr + dr;
+            oi[1] = ci + di;
+            or[2] = cr - dr;
+            oi[2] = ci - di;
+          } else if (radix === 5) {
+            const b1r = ar[1]! + ar[4]!;
+            const b1i = ai[1]! + ai[4]!;
+            const b2r = ar[2]! + ar[3]!;
+            const b2i = ai[2]! + ai[3]!;
+            const d1r = ar[1]! - ar[4]!;
+            const d1i = ai[1]! - ai[4]!;
+            const d2r = ar[2]! - ar[3]!;
+            const d2i = ai[2]! - ai[3]!;
+            const t1r = ar[0]! + COS_5 * b1r + COS_25 * b2r;
+            const t1i = ai[0]! + COS_5 * b1i + COS_25 * b2i;
+            const t2r = ar[0]! + COS_25 * b1r + COS_5 * b2r;
+            const t2i = ai[0]! + COS_25 * b1i + COS_5 * b2i;
+            // i·(s₁d₁ + s₂d₂) and i·(s₂d₁ - s₁d₂) with s_k = sign·sin(2πk/5).
+            const u1r = -sign * (SIN_5 * d1i + SIN_25 * d2i);
+            const u1i = sign * (SIN_5 * d1r + SIN_25 * d2r);
+            const u2r = -sign * (SIN_25 * d1i - SIN_5 * d2i);
+            const u2i = sign * (SIN_25 * d1r - SIN_5 * d2r);
+            or[0] = ar[0]! + b1r + b2r;
+            oi[0] = ai[0]! + b1i + b2i;
+            or[1] = t1r + u1r;
+            oi[1] = t1i + u1i;
+            or[4] = t1r - u1r;
+            oi[4] = t1i - u1i;
+            or[2] = t2r + u2r;
+            oi[2] = t2i + u2i;
+            or[3] = t2r - u2r;
+            oi[3] = t2i - u2i;
+          } else {
+            for (let r = 0; r < radix; r++) {
+              let sr = 0;
+              let si = 0;
+              for (let j = 0, o = r * radix; j < radix; j++, o++) {
+                sr += ar[j]! * dftr[o]! - ai[j]! * dfti[o]!;
+                si += ar[j]! * dfti[o]! + ai[j]! * dftr[o]!;
+              }
+              or[r] = sr;
+              oi[r] = si;
             }
-            yr[dst + r * s] = sr * wr[r]! - si * wi[r]!;
-            yi[dst + r * s] = sr * wi[r]! + si * wr[r]!;
+          }
+          for (let r = 0; r < radix; r++) {
+            yr[dst + r * s] = or[r]! * wr[r]! - oi[r]! * wi[r]!;
+            yi[dst + r * s] = or[r]! * wi[r]! + oi[r]! * wr[r]!;
           }
         }
       }
