@@ -44,6 +44,7 @@ export class Graph {
   readonly outputs = new Map<string, Tensor>();
   private tensorCount = 0;
   private scopes: string[] = [];
+  private scopeString = '';
   private readonly names = new Map<string, Tensor>();
   private readonly constCache = new Map<string, Tensor>();
 
@@ -61,7 +62,7 @@ export class Graph {
 
   /** The current scope, dot-joined ('' at top level). */
   get scopePath(): string {
-    return this.scopes.join('.');
+    return this.scopeString;
   }
 
   /** Runs fn with `name` appended to the scope; parameters and nodes made inside are named under it. */
@@ -69,22 +70,28 @@ export class Graph {
     if (!NAME_PART.test(name)) {
       throw new GraphError(`scope name "${name}" must be letters, digits, '_' or '-' (no dots; nest scopes instead)`);
     }
+    const saved = this.scopeString;
     this.scopes.push(name);
+    this.scopeString = saved === '' ? name : `${saved}.${name}`;
     try {
       return fn();
     } finally {
       this.scopes.pop();
+      this.scopeString = saved;
     }
   }
 
   /** Runs fn with the scope set to an absolute dot-joined path (used to name gradient nodes after their forward nodes). */
   atScope<T>(path: string, fn: () => T): T {
     const saved = this.scopes;
+    const savedString = this.scopeString;
     this.scopes = path === '' ? [] : path.split('.');
+    this.scopeString = path;
     try {
       return fn();
     } finally {
       this.scopes = saved;
+      this.scopeString = savedString;
     }
   }
 

@@ -3,7 +3,7 @@ import { GraphError } from '../errors.js';
 import { type GradContext, type OpDef, defineOp } from '../op.js';
 import { type Dim, type Shape, Tensor, isFloat, normalizeAxes, sameShape } from '../tensor.js';
 import { cast, div, equal, exp, mul, sub } from './elementwise.js';
-import { expandAs, expandTo, sizeOf, squeeze, unsqueeze } from './shape.js';
+import { expand, expandAs, sizeOf, squeeze, unsqueeze } from './shape.js';
 
 /** Axes are normalized (non-negative, sorted, non-empty unless the input is a scalar). */
 export interface ReduceAttrs {
@@ -116,7 +116,7 @@ export const reduceLogSumExp = (x: Tensor, axes?: Axes, keepdims = false): Tenso
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const lead = g.rank - shape.length;
-  if (lead < 0) return expandTo(g, shape);
+  if (lead < 0) return expand(g, shape);
   const axes: number[] = [];
   for (let i = 0; i < lead; i++) axes.push(i);
   let inner = false;
@@ -130,5 +130,5 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
   }
   const reduced = inner ? reduceSum(g, axes, true) : reduceSum(g, axes, false);
   const squeezed = inner && lead > 0 ? squeeze(reduced, axes.slice(0, lead)) : reduced;
-  return sameShape(squeezed.shape, shape) ? squeezed : expandTo(squeezed, shape);
+  return sameShape(squeezed.shape, shape) ? squeezed : expand(squeezed, shape);
 }

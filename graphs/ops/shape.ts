@@ -443,7 +443,7 @@ export const Expand = defineOp<{ to: Dim[] }>({
 });
 
 /** Broadcasts x to a shape; a symbolic target dim must already be x's (aligned) or come via expandAs. */
-export function expandTo(x: Tensor, shape: Shape): Tensor {
+export function expand(x: Tensor, shape: Shape): Tensor {
   const out = broadcastShapesFor('expand', x, shape);
   if (sameShape(out, x.shape)) return x;
   const lead = out.length - x.rank;
@@ -462,9 +462,9 @@ export function expandTo(x: Tensor, shape: Shape): Tensor {
 export function expandAs(x: Tensor, like: Tensor): Tensor {
   const out = broadcastShapesFor('expandAs', x, like.shape);
   if (sameShape(out, x.shape)) return x;
-  if (isStatic(like.shape)) return expandTo(x, like.shape);
+  if (isStatic(like.shape)) return expand(x, like.shape);
   const needsRuntime = like.shape.some((d, i) => typeof d === 'string' && x.shape[i - (like.rank - x.rank)] !== d);
-  if (!needsRuntime) return expandTo(x, like.shape);
+  if (!needsRuntime) return expand(x, like.shape);
   return x.graph.apply(Expand, [x, shapeOf(like)], { to: [...like.shape] })[0];
 }
 
@@ -484,7 +484,7 @@ export function zerosLike(x: Tensor): Tensor {
 /** Zeros of `shape`, whose symbolic dims are read from `like` permuted by `perm` at run time. */
 function zerosOfShape(shape: Dim[], like: Tensor, perm: number[]): Tensor {
   const zero = like.graph.scalar(0, like.dtype);
-  if (isStatic(shape)) return expandTo(zero, shape);
+  if (isStatic(shape)) return expand(zero, shape);
   const dims = gather(shapeOf(like), perm);
   return like.graph.apply(Expand, [zero, dims], { to: shape })[0];
 }

@@ -15,6 +15,8 @@ export interface GradCheckOptions {
   eps?: number;
   /** Floor of the error's denominator, so that all-zero gradients compare absolutely (default 1e-3). */
   floor?: number;
+  /** Largest error that counts as a pass in `ok` (default 1e-6 in float64, 1e-3 for reference checks). */
+  rtol?: number;
   /** Graph seed for parameter initial values and generated feeds (default 1). */
   seed?: number;
   opset?: number;
@@ -22,6 +24,8 @@ export interface GradCheckOptions {
 }
 
 export interface GradCheckResult {
+  /** maxError is below rtol. */
+  ok: boolean;
   /** Largest error over all wrt tensors: max|analytic - numeric| / max(floor, max|numeric|). */
   maxError: number;
   /** Error of each wrt tensor, by name. */
@@ -101,6 +105,17 @@ async function analyticAndLoss(g: Graph, build: GradCheckBuild, given: Record<st
   return { wrt, feeds, analytic, lossRunner, nodes: full.graph?.node.length ?? 0 };
 }
 
+function result(
+  analytic: Record<string, Float64Array>,
+  numeric: Record<string, Float64Array>,
+  nodes: number,
+  opts: GradCheckOptions,
+  rtol: number,
+): GradCheckResult {
+  const { errors, maxError } = compare(analytic, numeric, opts.floor ?? 1e-3);
+  return { ok: maxError < (opts.rtol ?? rtol), maxError, errors, analytic, numeric, nodes };
+}
+
 function compare(analytic: Record<string, Float64Array>, numeric: Record<string, Float64Array>, floor: number) {
   const errors: Record<string, number> = {};
   let maxError = 0;
@@ -153,7 +168,7 @@ export async function checkGradients(
     numeric[t.name] = grad;
   }
   await run.lossRunner.dispose();
-  return { ...compare(run.analytic, numeric, opts.floor ?? 1e-3), analytic: run.analytic, numeric, nodes: run.nodes };
+  return result(run.analytic, numeric, run.nodes, opts, 1e-6);
 }
 
 /**
@@ -190,5 +205,5 @@ export async function checkAgainstReference(
     }
     numeric[t.name] = grad;
   }
-  return { ...compare(run.analytic, numeric, opts.floor ?? 1e-3), analytic: run.analytic, numeric, nodes: run.nodes };
+  return result(run.analytic, numeric, run.nodes, opts, 1e-3);
 }

@@ -2,7 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../graphs/graph.js';
-import { Rng } from '../../graphs/init.js';
+import { Rng, init } from '../../graphs/init.js';
 import * as op from '../../graphs/ops/index.js';
 import { encodeModel, toModel } from '../../graphs/serialize.js';
 import { Runner } from '../../graphs/runner.js';
@@ -43,7 +43,7 @@ describe('reshape, transpose, squeeze, unsqueeze, expand', () => {
   it('reshape with -1', () => check((x) => op.reshape(x, [4, -1]), [4, 6]));
   it('transpose', () => check((x) => op.transpose(x, [2, 0, 1]), [4, 2, 3]));
   it('unsqueeze then squeeze', () => check((x) => op.squeeze(op.unsqueeze(x, [0, 3]), [0]), [2, 3, 1, 4]));
-  it('expand', () => check((x) => op.expandTo(op.slice(x, [0], [1], [1]), [3, 2, 3, 4]), [3, 2, 3, 4]));
+  it('expand', () => check((x) => op.expand(op.slice(x, [0], [1], [1]), [3, 2, 3, 4]), [3, 2, 3, 4]));
   it('reshape keeps a symbolic batch and infers products', () => {
     const g = new Graph();
     const x = g.input('x', 'float32', ['batch', 100, 8]);
@@ -149,6 +149,33 @@ describe('gather, gatherND, scatterND', () => {
       return { loss: op.add(weighted(g, y), weighted(g, op.exp(picked))), wrt: [x, u] };
     });
     expect(r.maxError).toBeLessThan(1e-6);
+  });
+});
+
+describe('expandAs and scatterND without reduction', () => {
+  it('expandAs over a symbolic batch sums the gradient back', async () => {
+    const rng = new Rng(12);
+    const r = await checkGradients(
+      (g) => {
+        const x = g.input('x', 'float64', ['batch', 3]);
+        const b = g.param('b', [1, 3], init.normal(1));
+        const e = op.expandAs(b, x);
+        expect(e.shape).toEqual(['batch', 3]);
+        return { loss: op.reduceSum(op.mul(op.tanh(e), x)), wrt: [x, b] };
+      },
+      { x: f64(Array.from({ length: 12 }, () => rng.normal()), [4, 3]) },
+    );
+    expect(r.ok).toBe(true);
+  });
+  it('scatterND overwriting rows passes no gradient to the overwritten data', async () => {
+    const r = await checkGradients((g) => {
+      const x = g.input('x', 'float64', [3, 2]);
+      const u = g.input('u', 'float64', [1, 2]);
+      const y = op.scatterND(op.exp(x), g.constant(BigInt64Array.from([1n]), { shape: [1, 1] }), op.mul(u, u));
+      return { loss: weighted(g, y), wrt: [x, u] };
+    });
+    expect(r.ok).toBe(true);
+    expect([...r.analytic.x.slice(2, 4)]).toEqual([0, 0]);
   });
 });
 
