@@ -226,6 +226,20 @@ describe('elementwise shape rules and folding', () => {
     expect(g.scalar(2)).toBe(g.scalar(2));
   });
 
+  it('a broadcast mismatch names the op, the scope, the parameter and both shapes', async () => {
+    const { Graph } = await import('../../graphs/graph.js');
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['batch', 3]);
+    g.scope('encoder', () => {
+      const b = g.param('bias', [4], 'zeros');
+      expect(() => op.add(x, b)).toThrow(
+        "Add in scope 'encoder': shapes [batch,3] and [4] do not broadcast (dim 3 vs 4) (inputs: x float32[batch,3], encoder.bias float32[4])",
+      );
+    });
+    const y = g.input('y', 'float32', [3, 3]);
+    expect(() => op.mul(x, y)).toThrow(/Mul: shapes \[batch,3\] and \[3,3\] do not broadcast \(dim batch vs 3\)/);
+  });
+
   it('comparisons give bool and mismatched dtypes are refused', async () => {
     const { Graph } = await import('../../graphs/graph.js');
     const g = new Graph();
