@@ -38,11 +38,13 @@ export interface ToModelOptions {
   producer?: string;
   docString?: string;
   /**
-   * Which intermediate tensors get a value_info with their shape: 'runtime' (default) those whose shape
-   * onnxruntime cannot infer (shapes read at run time by Expand or Reshape, and products like '100*batch'),
-   * 'all', or 'none'. Without these hints a long graph downstream of one such node takes seconds to load.
+   * Which intermediate tensors get a value_info with their shape: 'symbolic' (default) those with a symbolic
+   * dim; 'runtime' only those whose shape onnxruntime cannot infer (shapes read at run time by Expand or
+   * Reshape, products like '100*batch'); 'all'; or 'none'. onnxruntime loads graphs over a symbolic batch
+   * several times faster with these hints, and without them a long graph downstream of one unknowable shape
+   * takes seconds to load.
    */
-  valueInfo?: 'runtime' | 'all' | 'none';
+  valueInfo?: 'symbolic' | 'runtime' | 'all' | 'none';
 }
 
 /** Lowest and highest default-domain opsets the op encodings are written for. */
@@ -173,13 +175,15 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
   }
 
   const hints: ValueInfoProto[] = [];
-  const which = opts.valueInfo ?? 'runtime';
+  const which = opts.valueInfo ?? 'symbolic';
   if (which !== 'none') {
     for (const n of nodes) {
       const runtimeShape = n.inputs.some((t) => t.kind === 'node' && t.dtype === 'int64');
       for (const t of n.outputs) {
         if (rename.has(t.id)) continue;
-        if (which === 'runtime' && !runtimeShape && !t.shape.some((d) => typeof d === 'string' && d.includes('*'))) continue;
+        const symbolic = t.shape.some((d) => typeof d === 'string');
+        if (which === 'symbolic' && !symbolic) continue;
+        if (which === 'runtime' && !(symbolic && (runtimeShape || t.shape.some((d) => typeof d === 'string' && d.includes('*'))))) continue;
         hints.push(valueInfo(t.name, t.dtype, t.shape));
       }
     }

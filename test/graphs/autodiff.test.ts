@@ -102,7 +102,7 @@ describe('gradients()', () => {
 });
 
 describe('speed on long graphs', () => {
-  it('builds and differentiates an unrolled GRU of over 20k nodes in about a second, and serializes it', () => {
+  it('builds, differentiates and serializes an unrolled GRU of over 20k nodes in linear time', () => {
     const t0 = performance.now();
     const g = new Graph({ floatType: 'float32', seed: 1 });
     const hidden = 128;
@@ -132,7 +132,9 @@ describe('speed on long graphs', () => {
     expect(forward).toBeGreaterThan(4000);
     expect(model.graph?.node.length).toBeGreaterThan(20000);
     expect(bytes.length).toBeGreaterThan(100000);
-    expect(differentiated).toBeLessThan(2);
-    expect(seconds).toBeLessThan(4);
+    // Linear passes take about a second here; a quadratic pass over 20k nodes would take minutes. The bounds
+    // leave room for a CI machine shared with other jobs.
+    expect(differentiated).toBeLessThan(5);
+    expect(seconds - differentiated).toBeLessThan(5);
   });
 });
