@@ -6,14 +6,18 @@ import path from 'node:path';
 import {
   AsyncByteQueue,
   DataType,
+  Message,
   RecordBatch,
   RecordBatchFileWriter,
   RecordBatchReader,
   Schema,
+  Struct,
   Table,
+  makeData,
   type AsyncRecordBatchFileReader,
   type Field,
 } from 'apache-arrow';
+import { VectorLoader } from 'apache-arrow/visitor/vectorloader';
 import { DatasetError } from './errors.js';
 import type { TableKind } from './schemas.js';
 import { TableValidator } from './table-validation.js';
@@ -288,10 +292,17 @@ export async function resolveTableFiles(fileOrShards: string | readonly string[]
   return shards;
 }
 
-/** One Arrow IPC file opened for random access to its record batches. */
+/** Supplies the memory a record batch body is read into (at least `bytes` long). */
+export type BodyAllocator = (bytes: number) => Uint8Array;
+
+/**
+ * One Arrow IPC file opened for random access to its record batches. Record batches are read with one positional
+ * read for the message header and one for the body, straight into memory the caller may supply and recycle.
+ */
 export class ArrowTableFile {
   private constructor(
     readonly file: string,
+    private readonly handle: FileHandle,
     private readonly reader: AsyncRecordBatchFileReader,
     readonly schema: Schema,
     readonly numBatches: number,
@@ -321,7 +332,7 @@ export class ArrowTableFile {
       }
       const reader = (await RecordBatchReader.from(handle)) as AsyncRecordBatchFileReader;
       await reader.open({ autoDestroy: false });
-      return new ArrowTableFile(file, reader, reader.schema, reader.numRecordBatches);
+      return new ArrowTableFile(file, handle, reader, reader.schema, reader.numRecordBatches);
     } catch (err) {
       await handle.close().catch(() => undefined);
       if (err instanceof DatasetError) throw err;
@@ -329,20 +340,58 @@ export class ArrowTableFile {
     }
   }
 
-  /** Record batch `index` (0-based). Each call reads it from disk. */
-  async readBatch(index: number): Promise<RecordBatch> {
-    let batch: RecordBatch | null;
+  /**
+   * Record batch `index` (0-based), read from disk. With `alloc`, the body goes into the memory it returns, so a
+   * caller that is done with a batch can recycle that memory for the next; the batch's columns are views into it.
+   */
+  async readBatch(index: number, alloc?: BodyAllocator): Promise<RecordBatch> {
+    const block = this.reader.footer?.getRecordBatch(index);
+    if (!block) throw new DatasetError(`${this.file}: record batch ${index} does not exist (the file has ${this.numBatches})`);
     try {
-      batch = await this.reader.readRecordBatch(index);
+      const meta = Buffer.allocUnsafe(block.metaDataLength);
+      await this.readFully(meta, block.offset);
+      const continuation = meta.readInt32LE(0) === -1;
+      const start = continuation ? 8 : 4;
+      const length = meta.readInt32LE(continuation ? 4 : 0);
+      const message = Message.decode(meta.subarray(start, start + length));
+      if (!message.isRecordBatch()) throw new Error(`message ${index} is not a record batch`);
+      const header = message.header();
+      if (header.compression != null) {
+        const batch = await this.reader.readRecordBatch(index);
+        if (!batch) throw new Error('record batch missing');
+        return batch;
+      }
+      const bodyLength = Number(block.bodyLength);
+      const body = (alloc ? alloc(bodyLength) : new Uint8Array(bodyLength)).subarray(0, bodyLength);
+      await this.readFully(body, block.offset + block.metaDataLength);
+      const children = new VectorLoader(
+        body,
+        header.nodes,
+        header.buffers,
+        this.reader.dictionaries,
+        this.schema.metadataVersion,
+        header.variadicBufferCounts,
+      ).visitMany(this.schema.fields);
+      const data = makeData({ type: new Struct(this.schema.fields), length: header.length, nullCount: 0, children });
+      return new RecordBatch(this.schema, data);
     } catch (err) {
+      if (err instanceof DatasetError) throw err;
       throw new DatasetError(`${this.file}: record batch ${index} cannot be read (${(err as Error).message}); the file is damaged`);
     }
-    if (!batch) throw new DatasetError(`${this.file}: record batch ${index} does not exist (the file has ${this.numBatches})`);
-    return batch;
+  }
+
+  private async readFully(into: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    while (done < into.length) {
+      const { bytesRead } = await this.handle.read(into, done, into.length - done, position + done);
+      if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+      done += bytesRead;
+    }
   }
 
   async close(): Promise<void> {
     await this.reader.cancel();
+    await this.handle.close().catch(() => undefined);
   }
 }
 
