@@ -2,12 +2,10 @@
  * @file Ingest of real recordings into b2m tables: one call per format reads the source whole, builds its channel,
  * brain or scenes tables, and writes them into an output folder all at once or not at all.
  */
-import { mkdir, mkdtemp, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { RecordBatch } from 'apache-arrow';
+import { writeDataset, type Dataset, type DatasetTableInput, type ManifestInput } from '../dataset.js';
 import { DatasetError } from '../errors.js';
-import type { TableKind } from '../schemas.js';
-import { writeTable } from '../table-io.js';
+import { assignSplits } from '../splits.js';
 import type { EpochWindow } from '../teacher/epochs.js';
 import { readBidsEvents, readBidsIeeg, readElectrodes, trialEvents } from './bids.js';
 import { numericMatrix, readCsv } from './csv.js';
@@ -17,7 +15,6 @@ import { npyToFloat32, readNpy } from './npy.js';
 import { inspectNwb, nwbSeriesToRecording, readNwbTrials, type NwbColumn } from './nwb.js';
 import { recordingFromMatrix, type Recording } from './recording.js';
 import {
-  assignSplits,
   brainBatch,
   channelRows,
   channelsBatch,
@@ -26,7 +23,6 @@ import {
   scenesBatch,
   type ChannelRow,
   type RecordingEpochs,
-  type SplitFractions,
   type TrialEvent,
 } from './tables.js';
 
@@ -39,19 +35,29 @@ export * from './nwb.js';
 export * from './recording.js';
 export * from './tables.js';
 
-/** What an ingest wrote: each table's file and row count. */
-export interface IngestResult {
-  outDir: string;
-  subject: string;
-  tables: Partial<Record<'channels' | 'brain' | 'scenes', { file: string; rows: number }>>;
+/** Seeded random val/test fractions of the trials (or scenes); the rest is `train`. */
+export interface SplitFractions {
+  val?: number;
+  test?: number;
+  seed?: number;
+}
+
+/** Where and how an ingest writes its dataset directory. */
+export interface IngestOutputOptions {
+  /** The b2m version recorded in the manifest's provenance. */
+  version: string;
+  /** Replace an existing dataset directory (only once the new one is complete). */
+  overwrite?: boolean;
+  name?: string;
+  description?: string;
+  /** All rows are `train` unless fractions are given. */
+  splits?: SplitFractions;
 }
 
 /** Options shared by the recording formats. */
-export interface RecordingIngestOptions {
+export interface RecordingIngestOptions extends IngestOutputOptions {
   /** Seconds kept before and after each event. */
   window?: EpochWindow;
-  /** Seeded random val/test fractions of the trials; all trials are `train` by default. */
-  splits?: SplitFractions;
   /** Only events whose condition is listed become trials. */
   conditions?: readonly string[];
   subject?: string;
@@ -59,70 +65,79 @@ export interface RecordingIngestOptions {
 
 const DEFAULT_WINDOW: EpochWindow = { pre: 0.2, post: 0.8 };
 
-interface PendingTable {
-  kind: TableKind;
-  batch: RecordBatch;
+/** Splits by key with the dataset layer's seeded assignment, and its summary for the manifest. */
+function splitRows(keys: ArrayLike<number>, fractions: SplitFractions = {}) {
+  const val = fractions.val ?? 0;
+  const test = fractions.test ?? 0;
+  return assignSplits(keys, { by: 'trial', fractions: { train: 1 - val - test, val, test }, seed: fractions.seed ?? 0 });
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
+/** A recording's tables and manifest fields, ready for `writeDataset`. */
+interface PendingDataset {
+  tables: Record<string, DatasetTableInput>;
+  manifest: Omit<ManifestInput, 'kind' | 'provenance'> & { generator: string; source: string[] };
 }
 
-/**
- * Writes every table into `outDir` through a staging folder inside it, then renames them into place; any failure
- * removes the staging folder (and `outDir` if this call created it), so nothing half-made is left. Existing
- * tables are never overwritten.
- */
-async function writeTables(outDir: string, subject: string, tables: Record<string, PendingTable>): Promise<IngestResult> {
-  for (const name of Object.keys(tables)) {
-    const target = path.join(outDir, `${name}.arrow`);
-    if (await exists(target)) throw new DatasetError(`${target} already exists; ingest into a new folder or remove the old table first`);
-  }
-  const created = !(await exists(outDir));
-  await mkdir(outDir, { recursive: true });
-  const staging = await mkdtemp(path.join(outDir, '.ingest-'));
-  const result: IngestResult = { outDir, subject, tables: {} };
-  try {
-    const written: [string, string][] = [];
-    for (const [name, { kind, batch }] of Object.entries(tables)) {
-      const file = path.join(staging, `${name}.arrow`);
-      const out = await writeTable(file, batch, { kind });
-      written.push([file, path.join(outDir, `${name}.arrow`)]);
-      result.tables[name as keyof IngestResult['tables']] = { file: path.join(outDir, `${name}.arrow`), rows: out.rows };
-    }
-    for (const [from, to] of written) await rename(from, to);
-    await rm(staging, { recursive: true, force: true });
-    return result;
-  } catch (err) {
-    await rm(staging, { recursive: true, force: true });
-    if (created && (await readdir(outDir)).length === 0) await rmdir(outDir);
-    throw err;
-  }
+/** Writes the dataset directory all at once (tables and manifest) or, on any error, not at all. */
+function writeIngest(outDir: string, pending: PendingDataset, options: IngestOutputOptions, config: unknown): Promise<Dataset> {
+  const { generator, source, ...rest } = pending.manifest;
+  return writeDataset(
+    outDir,
+    {
+      tables: pending.tables,
+      manifest: {
+        kind: 'ingest',
+        ...(options.name ? { name: options.name } : {}),
+        ...(options.description ? { description: options.description } : {}),
+        ...rest,
+        provenance: { generator, source: source.map((f) => path.resolve(f)), version: options.version, config },
+      },
+    },
+    { overwrite: options.overwrite },
+  );
 }
 
-function recordingTables(
+/** The options a caller gave, minus output-only ones, as the manifest's record of the configuration. */
+function configOf(options: object): Record<string, unknown> {
+  const { version: _version, overwrite: _overwrite, ...rest } = options as Record<string, unknown>;
+  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+}
+
+function recordingDataset(
   subject: string,
   recording: Recording,
   rows: ChannelRow[],
   events: TrialEvent[],
   options: RecordingIngestOptions,
-): Record<string, PendingTable> {
-  const tables: Record<string, PendingTable> = { channels: { kind: 'channels', batch: channelsBatch(subject, rows) } };
+  generator: string,
+  source: string[],
+): PendingDataset {
+  const pending: PendingDataset = {
+    tables: { channels: { kind: 'channels', source: channelsBatch(subject, rows), description: `channels of ${path.basename(recording.file)}` } },
+    manifest: { generator, source },
+  };
   const kept = options.conditions ? events.filter((e) => options.conditions!.includes(e.condition)) : events;
   if (options.conditions && kept.length === 0) {
-    throw new DatasetError(`${recording.file}: no event has a condition among ${options.conditions.join(', ')}; the events' conditions are ${[...new Set(events.map((e) => e.condition))].join(', ') || 'none'}`);
+    throw new DatasetError(
+      `${recording.file}: no event has a condition among ${options.conditions.join(', ')}; the events' conditions are ${[...new Set(events.map((e) => e.condition))].join(', ') || 'none'}`,
+    );
   }
   if (kept.length > 0) {
-    const good = rows.filter((r) => r.status === 'good').map((r) => r.name);
-    const epochs: RecordingEpochs = epochRecording(recording, kept, options.window ?? DEFAULT_WINDOW, good);
-    tables.brain = { kind: 'brain', batch: brainBatch(subject, epochs, assignSplits(epochs.trials, options.splits)) };
+    const good = rows.filter((r) => r.status === 'good');
+    const epochs: RecordingEpochs = epochRecording(recording, kept, options.window ?? DEFAULT_WINDOW, good.map((r) => r.name));
+    const { split, summary } = splitRows(Int32Array.from(kept, (e) => e.trialId), options.splits);
+    const units = [...new Set(good.map((r) => r.unit))];
+    pending.tables.brain = {
+      kind: 'brain',
+      source: brainBatch(subject, epochs, split),
+      units: { features: units.join(', ') },
+      description: `epochs [${-epochs.start} s before, ${epochs.times / epochs.rate + epochs.start} s after] each event, good channels`,
+    };
+    pending.manifest.samplingRates = { brain: epochs.rate };
+    pending.manifest.splits = summary;
+    pending.manifest.seed = options.splits?.seed ?? 0;
   }
-  return tables;
+  return pending;
 }
 
 export interface EdfIngestOptions extends RecordingIngestOptions {
@@ -135,8 +150,8 @@ export interface EdfIngestOptions extends RecordingIngestOptions {
   bad?: readonly string[];
 }
 
-/** An EDF/EDF+ file to `channels.arrow`, and `brain.arrow` with one epoch per EDF+ annotation when it has any. */
-export async function ingestEdf(file: string, outDir: string, options: EdfIngestOptions = {}): Promise<IngestResult> {
+/** An EDF/EDF+ file to a dataset with a `channels` table, and a `brain` table of one epoch per EDF+ annotation when it has any. */
+export async function ingestEdf(file: string, outDir: string, options: EdfIngestOptions): Promise<Dataset> {
   const recording = await readEdf(file, { defaultType: options.defaultType, subject: options.subject });
   const names = new Set(recording.channels.map((c) => c.name));
   for (const b of options.bad ?? []) {
@@ -144,8 +159,9 @@ export async function ingestEdf(file: string, outDir: string, options: EdfIngest
   }
   const electrodes = options.electrodes ? await readElectrodes(options.electrodes, options.locationColumn) : undefined;
   const rows = channelRows(recording, { electrodes, bad: new Set(options.bad ?? []) });
-  const tables = recordingTables(recording.subject, recording, rows, eventsFromAnnotations(recording), options);
-  return writeTables(outDir, recording.subject, tables);
+  const sources = options.electrodes ? [file, options.electrodes] : [file];
+  const pending = recordingDataset(recording.subject, recording, rows, eventsFromAnnotations(recording), options, 'edf', sources);
+  return writeIngest(outDir, pending, options, configOf(options));
 }
 
 export interface BidsIngestOptions extends RecordingIngestOptions {
@@ -154,11 +170,14 @@ export interface BidsIngestOptions extends RecordingIngestOptions {
   space?: string;
 }
 
-/** One BIDS-iEEG run (its `_ieeg.edf`) to `channels.arrow` (bad channels marked) and `brain.arrow` (an epoch per event, good channels). */
-export async function ingestBidsIeeg(dataFile: string, outDir: string, options: BidsIngestOptions = {}): Promise<IngestResult> {
+/** One BIDS-iEEG run (its `_ieeg.edf`) to `channels` (bad channels marked) and `brain` (an epoch per event, good channels only). */
+export async function ingestBidsIeeg(dataFile: string, outDir: string, options: BidsIngestOptions): Promise<Dataset> {
   const run = await readBidsIeeg(dataFile, options);
   const subject = options.subject ?? run.subject;
-  return writeTables(outDir, subject, recordingTables(subject, run.recording, run.channels, trialEvents(run), options));
+  const { channels, events, electrodes, sidecars } = run.files;
+  const sources = [dataFile, ...sidecars, ...[channels, events, electrodes].filter((f): f is string => f !== undefined)];
+  const pending = recordingDataset(subject, run.recording, run.channels, trialEvents(run), options, 'bids-ieeg', sources);
+  return writeIngest(outDir, pending, options, configOf(options));
 }
 
 export interface NwbIngestOptions extends RecordingIngestOptions {
@@ -173,10 +192,11 @@ export interface NwbIngestOptions extends RecordingIngestOptions {
 
 function trialsToEvents(file: string, columns: NwbColumn[], eventColumn: string, conditionColumn?: string): TrialEvent[] {
   const base = path.basename(file);
+  const names = columns.map((c) => c.name).join(', ');
   const times = columns.find((c) => c.name === eventColumn);
-  if (!times || times.kind !== 'number') throw new DatasetError(`${base}: the trials table has no numeric column '${eventColumn}'; columns: ${columns.map((c) => c.name).join(', ')}`);
+  if (!times || times.kind !== 'number') throw new DatasetError(`${base}: the trials table has no numeric column '${eventColumn}'; columns: ${names}`);
   const condition = conditionColumn ? columns.find((c) => c.name === conditionColumn) : columns.find((c) => c.kind === 'text');
-  if (conditionColumn && !condition) throw new DatasetError(`${base}: the trials table has no column '${conditionColumn}'; columns: ${columns.map((c) => c.name).join(', ')}`);
+  if (conditionColumn && !condition) throw new DatasetError(`${base}: the trials table has no column '${conditionColumn}'; columns: ${names}`);
   return Array.from(times.values, (onset, i) => ({
     onset,
     trialId: i,
@@ -185,12 +205,13 @@ function trialsToEvents(file: string, columns: NwbColumn[], eventColumn: string,
   }));
 }
 
-/** An NWB time series to `channels.arrow`, and `brain.arrow` with an epoch per row of the file's trials table when it has one. */
-export async function ingestNwb(file: string, outDir: string, options: NwbIngestOptions): Promise<IngestResult> {
+/** An NWB time series to `channels`, and `brain` with an epoch per row of the file's trials table when it has one. */
+export async function ingestNwb(file: string, outDir: string, options: NwbIngestOptions): Promise<Dataset> {
   const recording = await nwbSeriesToRecording(file, options.series, { channelType: options.channelType, subject: options.subject });
   const contents = await inspectNwb(file);
   const events = contents.trials ? trialsToEvents(file, (await readNwbTrials(file)).columns, options.eventColumn ?? 'start_time', options.conditionColumn) : [];
-  return writeTables(outDir, recording.subject, recordingTables(recording.subject, recording, channelRows(recording), events, options));
+  const pending = recordingDataset(recording.subject, recording, channelRows(recording), events, options, 'nwb', [file]);
+  return writeIngest(outDir, pending, options, configOf(options));
 }
 
 export interface MatrixIngestOptions extends RecordingIngestOptions {
@@ -205,74 +226,95 @@ export interface MatrixIngestOptions extends RecordingIngestOptions {
   trialConditions?: readonly string[];
 }
 
-async function continuousTables(
+async function continuousDataset(
   file: string,
   out: string,
   values: ArrayLike<number>,
   names: string[],
   format: string,
   options: MatrixIngestOptions,
-): Promise<IngestResult> {
+): Promise<Dataset> {
   const base = path.basename(file);
   if (!(options.rate !== undefined && options.rate > 0)) throw new DatasetError(`${base}: a continuous [time, channels] recording needs its sampling rate; pass rate (Hz)`);
   const subject = options.subject ?? base.replace(/\.[^.]+$/, '');
   const recording = recordingFromMatrix(file, values, names, options.rate, { subject, type: options.channelType, unit: options.unit, format });
-  const events = options.events
-    ? (await readBidsEvents(options.events, options.conditionColumn)).map((e) => ({ onset: e.onset, condition: e.condition, trialId: e.row - 1, source: `${path.basename(options.events!)}: row ${e.row}` }))
+  const eventsFile = options.events;
+  const events = eventsFile
+    ? (await readBidsEvents(eventsFile, options.conditionColumn)).map((e) => ({ onset: e.onset, condition: e.condition, trialId: e.row - 1, source: `${path.basename(eventsFile)}: row ${e.row}` }))
     : [];
-  return writeTables(out, subject, recordingTables(subject, recording, channelRows(recording), events, options));
+  const sources = eventsFile ? [file, eventsFile] : [file];
+  const pending = recordingDataset(subject, recording, channelRows(recording), events, options, format.split(' ')[0], sources);
+  return writeIngest(out, pending, options, configOf(options));
 }
 
 /**
- * A `.npy` array to tables: `[trials, time, channels]` becomes `brain.arrow` directly (conditions from
+ * A `.npy` array to a dataset: `[trials, time, channels]` becomes the `brain` table directly (conditions from
  * `trialConditions`); `[time, channels]` is a continuous recording at `rate`, cut into epochs at the `events` file's onsets.
  */
-export async function ingestNpy(file: string, out: string, options: MatrixIngestOptions = {}): Promise<IngestResult> {
+export async function ingestNpy(file: string, out: string, options: MatrixIngestOptions): Promise<Dataset> {
   const array = await readNpy(file);
   const base = path.basename(file);
   const values = npyToFloat32(array);
-  const subject = options.subject ?? base.replace(/\.[^.]+$/, '');
-  if (array.shape.length === 3) {
-    const [trials, times, channels] = array.shape;
-    const conditions = options.trialConditions ?? new Array<string>(trials).fill('all');
-    if (conditions.length !== trials) throw new DatasetError(`${base}: ${conditions.length} trial conditions for ${trials} trials (shape [${array.shape.join(', ')}])`);
-    const names = Array.from({ length: channels }, (_, c) => `ch${c}`);
-    const epochs: RecordingEpochs = {
-      features: values,
-      trials,
-      times,
-      channels: names,
-      rate: options.rate ?? 0,
-      start: 0,
-      events: conditions.map((condition, i) => ({ onset: Number.NaN, condition, trialId: i })),
-    };
-    const rows: ChannelRow[] = names.map((name) => ({ name, type: options.channelType ?? 'MISC', unit: options.unit ?? '', rate: options.rate ?? 0, status: 'good', x: null, y: null, z: null, location: null }));
-    return writeTables(out, subject, {
-      channels: { kind: 'channels', batch: channelsBatch(subject, rows) },
-      brain: { kind: 'brain', batch: brainBatch(subject, epochs, assignSplits(trials, options.splits)) },
-    });
+  if (array.shape.length === 2) {
+    const names = Array.from({ length: array.shape[1] }, (_, c) => `ch${c}`);
+    return continuousDataset(file, out, values, names, `npy ${array.dtype}`, options);
   }
-  if (array.shape.length !== 2) {
+  if (array.shape.length !== 3) {
     throw new DatasetError(`${base}: shape [${array.shape.join(', ')}] is neither [trials, time, channels] nor [time, channels]`);
   }
-  const names = Array.from({ length: array.shape[1] }, (_, c) => `ch${c}`);
-  return continuousTables(file, out, values, names, `npy ${array.dtype}`, options);
+  const subject = options.subject ?? base.replace(/\.[^.]+$/, '');
+  const [trials, times, channels] = array.shape;
+  const conditions = options.trialConditions ?? new Array<string>(trials).fill('all');
+  if (conditions.length !== trials) throw new DatasetError(`${base}: ${conditions.length} trial conditions for ${trials} trials (shape [${array.shape.join(', ')}])`);
+  const names = Array.from({ length: channels }, (_, c) => `ch${c}`);
+  const epochs: RecordingEpochs = {
+    features: values,
+    trials,
+    times,
+    channels: names,
+    rate: options.rate ?? 0,
+    start: 0,
+    events: conditions.map((condition, i) => ({ onset: Number.NaN, condition, trialId: i })),
+  };
+  const rows: ChannelRow[] = names.map((name) => ({
+    name,
+    type: options.channelType ?? 'MISC',
+    unit: options.unit ?? '',
+    rate: options.rate ?? 0,
+    status: 'good',
+    x: null,
+    y: null,
+    z: null,
+    location: null,
+  }));
+  const { split, summary } = splitRows(Int32Array.from({ length: trials }, (_, i) => i), options.splits);
+  const pending: PendingDataset = {
+    tables: {
+      channels: { kind: 'channels', source: channelsBatch(subject, rows) },
+      brain: { kind: 'brain', source: brainBatch(subject, epochs, split), ...(options.unit ? { units: { features: options.unit } } : {}) },
+    },
+    manifest: { generator: 'npy', source: [file], splits: summary, seed: options.splits?.seed ?? 0, ...(options.rate ? { samplingRates: { brain: options.rate } } : {}) },
+  };
+  return writeIngest(out, pending, options, configOf(options));
 }
 
 /** A CSV whose numeric columns are channels and rows are samples at `rate` (a `time` column is left out), cut at the `events` onsets. */
-export async function ingestCsv(file: string, out: string, options: MatrixIngestOptions & { columns?: readonly string[] } = {}): Promise<IngestResult> {
+export async function ingestCsv(file: string, out: string, options: MatrixIngestOptions & { columns?: readonly string[] }): Promise<Dataset> {
   const table = await readCsv(file);
   const chosen = options.columns ?? table.columns.filter((c) => c.kind === 'number' && c.name !== 'time').map((c) => c.name);
   const { columns, values } = numericMatrix(table, chosen);
-  return continuousTables(file, out, values, columns, 'csv', options);
+  return continuousDataset(file, out, values, columns, 'csv', options);
 }
 
-export interface ImageIngestOptions extends ImageReadOptions {
-  splits?: SplitFractions;
-}
+export interface ImageIngestOptions extends ImageReadOptions, IngestOutputOptions {}
 
-/** A folder of frames or stills (or one image) to `scenes.arrow`, resized to the student's size (64×64 by default). */
-export async function ingestImages(dirOrFile: string, outDir: string, options: ImageIngestOptions = {}): Promise<IngestResult> {
+/** A folder of frames or stills (or one image) to a `scenes` table, resized to the student's size (64×64 by default). */
+export async function ingestImages(dirOrFile: string, outDir: string, options: ImageIngestOptions): Promise<Dataset> {
   const images = await readImageFolder(dirOrFile, options);
-  return writeTables(outDir, '', { scenes: { kind: 'scenes', batch: scenesBatch(images, assignSplits(images.files.length, options.splits)) } });
+  const { split, summary } = splitRows(Int32Array.from(images.frames), options.splits);
+  const pending: PendingDataset = {
+    tables: { scenes: { kind: 'scenes', source: scenesBatch(images, split), units: { image: 'intensity 0-1' }, description: `images of ${path.basename(dirOrFile)}` } },
+    manifest: { generator: 'images', source: images.files, splits: summary, seed: options.splits?.seed ?? 0 },
+  };
+  return writeIngest(outDir, pending, options, configOf(options));
 }

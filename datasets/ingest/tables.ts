@@ -2,7 +2,6 @@
 import path from 'node:path';
 import { Field, Int32, RecordBatch, Schema, Utf8 } from 'apache-arrow';
 import { DatasetError } from '../errors.js';
-import { Rng } from '../random.js';
 import { recordBatchFromColumns } from '../record-batch.js';
 import { brainSchema, channelsSchema, scenesSchema, SPLITS, type Split } from '../schemas.js';
 import { cutEpochs, type EpochWindow } from '../teacher/epochs.js';
@@ -46,13 +45,6 @@ export interface RecordingEpochs {
   /** Time of the first sample relative to the event, seconds. */
   start: number;
   events: TrialEvent[];
-}
-
-/** Split fractions for a seeded random assignment; the rest goes to `train`. */
-export interface SplitFractions {
-  val?: number;
-  test?: number;
-  seed?: number;
 }
 
 /**
@@ -170,24 +162,8 @@ export function epochRecording(
   return { features, trials, times: length, channels: [...names], rate, start, events: [...events] };
 }
 
-/** A split per row: seeded random `val` and `test` fractions, the rest `train`; all `train` when no fractions are given. */
-export function assignSplits(count: number, fractions: SplitFractions = {}): Split[] {
-  const val = fractions.val ?? 0;
-  const test = fractions.test ?? 0;
-  if (!(val >= 0 && test >= 0 && val + test < 1)) {
-    throw new DatasetError(`split fractions val=${val}, test=${test} must be non-negative and leave some trials for training`);
-  }
-  const out: Split[] = new Array(count).fill('train');
-  if (val === 0 && test === 0) return out;
-  const order = Rng.derive(fractions.seed ?? 0, 'ingest-splits').permutation(count);
-  const nVal = Math.round(val * count);
-  const nTest = Math.round(test * count);
-  for (let k = 0; k < nVal + nTest && k < count; k++) out[order[k]] = k < nVal ? 'val' : 'test';
-  return out;
-}
-
 /** The brain table of one subject's epochs, with each trial's event `onset` (seconds) kept as an extra column. */
-export function brainBatch(subject: string, epochs: RecordingEpochs, splits: readonly Split[] = assignSplits(epochs.trials)): RecordBatch {
+export function brainBatch(subject: string, epochs: RecordingEpochs, splits: readonly Split[]): RecordBatch {
   if (splits.length !== epochs.trials) throw new DatasetError(`brain table of subject ${subject}: ${splits.length} splits for ${epochs.trials} trials`);
   for (const s of splits) if (!SPLITS.includes(s)) throw new DatasetError(`brain table of subject ${subject}: split '${s}' is not one of ${SPLITS.join(', ')}`);
   const schema = brainSchema({ features: [epochs.times, epochs.channels.length] }, { onset: 'float32' });
@@ -206,7 +182,7 @@ export function brainBatch(subject: string, epochs: RecordingEpochs, splits: rea
 }
 
 /** The scenes table of an image set, keeping each image's file name and frame index. */
-export function scenesBatch(images: ImageSet, splits: readonly Split[] = assignSplits(images.files.length)): RecordBatch {
+export function scenesBatch(images: ImageSet, splits: readonly Split[]): RecordBatch {
   const base = scenesSchema({ image: [images.height, images.width, 3] });
   const schema = new Schema(
     [

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../../datasets/errors.js';
 import { findBidsIeegRuns, ingestBidsIeeg, parseBidsName, readBidsIeeg, readEdf } from '../../datasets/ingest/index.js';
-import { readTable } from '../../datasets/table-io.js';
 
 const REAL = path.resolve(import.meta.dirname, '../../../shared/data/real/seeg');
 const PREFIX = 'sub-01_ses-01_task-x_run-01';
@@ -101,14 +100,21 @@ describe('BIDS-iEEG', () => {
 
   it('ingests: bad channels dropped from the epochs, events become trials, electrodes fill the channel table', async () => {
     const out = path.join(tmp, 'bids-out');
-    const result = await ingestBidsIeeg(ieeg, out, { window: { pre: 0.1, post: 0.3 }, splits: { test: 0.34, seed: 3 } });
-    expect(result.subject).toBe('01');
-    const channels = await readTable(result.tables.channels!.file, { kind: 'channels' });
+    const result = await ingestBidsIeeg(ieeg, out, { version: 'test', window: { pre: 0.1, post: 0.3 }, splits: { test: 0.34, seed: 3 } });
+    expect(result.manifest.kind).toBe('ingest');
+    expect(result.manifest.provenance.generator).toBe('bids-ieeg');
+    expect(result.manifest.provenance.source).toContain(ieeg);
+    expect(result.manifest.provenance.source!.some((f) => f.endsWith('_channels.tsv'))).toBe(true);
+    expect(result.manifest.samplingRates).toEqual({ brain: 1000 });
+    expect(result.manifest.splits!.counts).toEqual({ train: 4, val: 0, test: 2 });
+    expect(result.manifest.tables.brain.units).toEqual({ features: 'uV' });
+    const channels = await result.read('channels');
     expect(channels.numRows).toBe(98);
     const status = channels.getChild('status')!.toArray() as string[];
     expect(status.filter((s) => s === 'bad')).toHaveLength(BAD.length);
-    const brain = await readTable(result.tables.brain!.file, { kind: 'brain' });
+    const brain = await result.read('brain');
     expect(brain.numRows).toBe(EVENTS.length);
+    expect(new Set(brain.getChild('subject')!.toArray() as string[])).toEqual(new Set(['01']));
     const field = brain.schema.fields.find((f) => f.name === 'features')!;
     expect(JSON.parse(field.metadata.get('ARROW:extension:metadata')!).shape).toEqual([400, 98 - BAD.length]);
     expect(brain.getChild('condition')!.toArray()).toEqual(EVENTS.map((e) => e[2]));
@@ -143,7 +149,7 @@ describe('BIDS-iEEG', () => {
     const at = path.join(tmp, 'ds-late');
     const file = await buildDataset(at, { events: [...EVENTS, [19.9, 0.5, 'left']] });
     const out = path.join(tmp, 'late-out');
-    await expectDatasetError(ingestBidsIeeg(file, out), `${PREFIX}_events.tsv: row 7`, /not inside the recorded signal/);
-    expect((await readdir(tmp)).includes('late-out')).toBe(false);
+    await expectDatasetError(ingestBidsIeeg(file, out, { version: 'test' }), `${PREFIX}_events.tsv: row 7`, /not inside the recorded signal/);
+    expect((await readdir(tmp)).filter((n) => n.startsWith('late-out'))).toEqual([]);
   });
 });

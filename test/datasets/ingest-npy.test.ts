@@ -5,7 +5,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../../datasets/errors.js';
 import { ingestNpy, npyToFloat32, readNpy } from '../../datasets/ingest/index.js';
-import { readTable } from '../../datasets/table-io.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -128,12 +127,23 @@ describe('.npy ingest', () => {
     const file = path.join(dir, 'trials.npy');
     await writeFile(file, npyBytes('<f4', [4, 5, 3], { fortran: true }));
     const out = path.join(dir, 'npy-trials');
-    const result = await ingestNpy(file, out, { trialConditions: ['a', 'b', 'a', 'b'], subject: 'S1' });
-    const brain = await readTable(result.tables.brain!.file, { kind: 'brain' });
+    const result = await ingestNpy(file, out, { version: 'test', trialConditions: ['a', 'b', 'a', 'b'], subject: 'S1' });
+    const brain = await result.read('brain');
     expect(brain.numRows).toBe(4);
     expect(brain.getChild('condition')!.toArray()).toEqual(['a', 'b', 'a', 'b']);
     const row2 = brain.getChild('features')!.get(2)!.toArray() as Float32Array;
     row2.forEach((v, k) => expect(v).toBe(value(2 * 15 + k)));
+  });
+
+  it('a NaN in the array is caught while writing, named by row, and no dataset is left', async () => {
+    const bytes = npyBytes('<f4', [3, 4, 2]);
+    const header = bytes.length - 3 * 4 * 2 * 4;
+    bytes.writeFloatLE(Number.NaN, header + (1 * 8 + 5) * 4);
+    const file = path.join(dir, 'nan.npy');
+    await writeFile(file, bytes);
+    const out = path.join(dir, 'nan-out');
+    await expectDatasetError(ingestNpy(file, out, { version: 'test' }), /row 1/, /features/, /NaN/);
+    expect((await readdir(dir)).filter((n) => n.startsWith('nan-out'))).toEqual([]);
   });
 
   it('a [time, channels] array is cut at the events file onsets; without a rate it is an error and writes nothing', async () => {
@@ -142,11 +152,11 @@ describe('.npy ingest', () => {
     const events = path.join(dir, 'events.csv');
     await writeFile(events, 'onset,trial_type\n0.2,go\n0.6,stop\n');
     const missing = path.join(dir, 'no-rate');
-    await expectDatasetError(ingestNpy(file, missing, { events }), 'continuous.npy', /sampling rate/);
-    expect((await readdir(dir)).includes('no-rate')).toBe(false);
+    await expectDatasetError(ingestNpy(file, missing, { version: 'test', events }), 'continuous.npy', /sampling rate/);
+    expect((await readdir(dir)).filter((n) => n.startsWith('no-rate'))).toEqual([]);
     const out = path.join(dir, 'npy-cont');
-    const result = await ingestNpy(file, out, { events, rate: 50, window: { pre: 0.1, post: 0.1 } });
-    const brain = await readTable(result.tables.brain!.file, { kind: 'brain' });
+    const result = await ingestNpy(file, out, { version: 'test', events, rate: 50, window: { pre: 0.1, post: 0.1 } });
+    const brain = await result.read('brain');
     expect(brain.getChild('condition')!.toArray()).toEqual(['go', 'stop']);
     const stop = brain.getChild('features')!.get(1)!.toArray() as Float32Array;
     const first = Math.round(0.6 * 50) - 5;
