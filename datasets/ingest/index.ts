@@ -97,12 +97,20 @@ function writeIngest(outDir: string, pending: PendingDataset, options: IngestOut
   );
 }
 
+function seconds(t: number): string {
+  return String(Number(t.toFixed(6)));
+}
+
 /** The options a caller gave, minus output-only ones, as the manifest's record of the configuration. */
 function configOf(options: object): Record<string, unknown> {
   const { version: _version, overwrite: _overwrite, ...rest } = options as Record<string, unknown>;
   return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
 }
 
+/**
+ * The `channels` table of a recording and, when events remain after the `conditions` filter, the `brain` table of
+ * epochs of its good channels, with the brain rate and the split summary for the manifest.
+ */
 function recordingDataset(
   subject: string,
   recording: Recording,
@@ -131,7 +139,7 @@ function recordingDataset(
       kind: 'brain',
       source: brainBatch(subject, epochs, split),
       units: { features: units.join(', ') },
-      description: `epochs [${-epochs.start} s before, ${epochs.times / epochs.rate + epochs.start} s after] each event, good channels`,
+      description: `epochs from ${seconds(epochs.start)} s to ${seconds(epochs.start + epochs.times / epochs.rate)} s around each event, good channels`,
     };
     pending.manifest.samplingRates = { brain: epochs.rate };
     pending.manifest.splits = summary;
