@@ -159,7 +159,7 @@ export class TrainSession {
       if (!this.dataInputs.includes(name)) throw new GraphError(`train step: batch input "${name}" is not an input of the step; it takes ${this.dataInputs.join(', ') || 'none'}`);
     }
     for (const name of Object.keys(knobs)) {
-      if (!this.knobDefaults.has(name) && !this.io.knobs.some((k) => k.name === name)) {
+      if (!this.io.knobs.some((k) => k.name === name)) {
         throw new GraphError(`train step: unknown knob "${name}"; knobs are ${this.io.knobs.map((k) => k.name).join(', ')}`);
       }
     }
