@@ -43,7 +43,6 @@ export class Graph {
   /** Named outputs declared with `output`. */
   readonly outputs = new Map<string, Tensor>();
   private tensorCount = 0;
-  private scopes: string[] = [];
   private scopeString = '';
   private readonly names = new Map<string, Tensor>();
   private readonly constCache = new Map<string, Tensor>();
@@ -71,27 +70,22 @@ export class Graph {
       throw new GraphError(`scope name "${name}" must be letters, digits, '_' or '-' (no dots; nest scopes instead)`);
     }
     const saved = this.scopeString;
-    this.scopes.push(name);
     this.scopeString = saved === '' ? name : `${saved}.${name}`;
     try {
       return fn();
     } finally {
-      this.scopes.pop();
       this.scopeString = saved;
     }
   }
 
   /** Runs fn with the scope set to an absolute dot-joined path (used to name gradient nodes after their forward nodes). */
   atScope<T>(path: string, fn: () => T): T {
-    const saved = this.scopes;
-    const savedString = this.scopeString;
-    this.scopes = path === '' ? [] : path.split('.');
+    const saved = this.scopeString;
     this.scopeString = path;
     try {
       return fn();
     } finally {
-      this.scopes = saved;
-      this.scopeString = savedString;
+      this.scopeString = saved;
     }
   }
 

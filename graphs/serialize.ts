@@ -12,6 +12,8 @@ import {
   NodeProtoSchema,
   type TensorProto,
   TensorProtoSchema,
+  type TypeProto,
+  TypeProtoSchema,
   type ValueInfoProto,
   ValueInfoProtoSchema,
 } from 'onnx-buf';
@@ -175,6 +177,7 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
   }
 
   const hints: ValueInfoProto[] = [];
+  const types = new Map<string, TypeProto>();
   const which = opts.valueInfo ?? 'symbolic';
   if (which !== 'none') {
     for (const n of nodes) {
@@ -184,15 +187,15 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
         const symbolic = t.shape.some((d) => typeof d === 'string');
         if (which === 'symbolic' && !symbolic) continue;
         if (which === 'runtime' && !(symbolic && (runtimeShape || t.shape.some((d) => typeof d === 'string' && d.includes('*'))))) continue;
-        hints.push(valueInfo(t.name, t.dtype, t.shape));
+        hints.push(valueInfo(t.name, t.dtype, t.shape, types));
       }
     }
   }
   const graphProto: GraphProto = create(GraphProtoSchema, {
     name: graph.name,
     node: nodeProtos,
-    input: modelInputs.map((t) => valueInfo(t.name, t.dtype, t.shape)),
-    output: outputs.map(([name, t]) => valueInfo(name, t.dtype, t.shape)),
+    input: modelInputs.map((t) => valueInfo(t.name, t.dtype, t.shape, types)),
+    output: outputs.map(([name, t]) => valueInfo(name, t.dtype, t.shape, types)),
     valueInfo: hints,
     initializer: [
       ...initializers.map((t) => tensorProto(t.name, t.dtype, t.shape as number[], t.value as TensorData)),
@@ -225,10 +228,11 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
 }
 
 /** A ValueInfoProto for a tensor type; symbolic dims become dim_param. */
-export function valueInfo(name: string, dtype: DType, shape: Shape): ValueInfoProto {
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: {
+export function valueInfo(name: string, dtype: DType, shape: Shape, types?: Map<string, TypeProto>): ValueInfoProto {
+  const key = `${dtype}:${shape.join(',')}`;
+  let type = types?.get(key);
+  if (type === undefined) {
+    type = create(TypeProtoSchema, {
       value: {
         case: 'tensorType',
         value: {
@@ -240,8 +244,10 @@ export function valueInfo(name: string, dtype: DType, shape: Shape): ValueInfoPr
           },
         },
       },
-    },
-  });
+    });
+    types?.set(key, type);
+  }
+  return create(ValueInfoProtoSchema, { name, type });
 }
 
 /** A TensorProto holding values as little-endian raw data. */
