@@ -185,6 +185,23 @@ describe('shards and record batches', () => {
     expect(sizes).toEqual([8, 8, 8, 8, 8, 8, 2]);
   });
 
+  it('reads record batches into memory the caller supplies and recycles', async () => {
+    const file = path.join(dir, 'recycle.arrow');
+    const a = trialsBatch(10);
+    const b = recordBatchFromColumns(a.schema, { ...trialsColumns(10), trial_id: Int32Array.from({ length: 10 }, (_, i) => 500 + i), inputs: ramp(10 * 18, 2) });
+    await writeTable(file, [a, b]);
+    const t = await ArrowTableFile.open(file);
+    const memory = new Uint8Array(1 << 16);
+    const first = await t.readBatch(0, () => memory);
+    expect(first.getChild('inputs')!.data[0]!.children[0]!.values.buffer).toBe(memory.buffer);
+    expect(rowsOf(first)).toEqual(rowsOf(a));
+    const second = await t.readBatch(1, () => memory);
+    expect(rowsOf(second)).toEqual(rowsOf(b));
+    expect(Array.from(first.getChild('trial_id')!.toArray())).toEqual(Array.from({ length: 10 }, (_, i) => 500 + i));
+    await expect(t.readBatch(2)).rejects.toThrow(/recycle\.arrow: record batch 2 does not exist \(the file has 2\)/);
+    await t.close();
+  });
+
   it('writes an empty table when given its schema', async () => {
     const file = path.join(dir, 'empty.arrow');
     const schema = trialsSchema({ inputs: [2, 2] });
