@@ -32,6 +32,8 @@ export interface StreamBenchResult {
   bytes: number;
   rows: number;
   stream_seconds: number;
+  /** Tensor gigabytes per CPU-second this process spent streaming (all its threads): speed free of machine load. */
+  stream_cpu_gbps: number;
   write_seconds: number;
 }
 
@@ -86,6 +88,7 @@ export async function benchStream(options: StreamBenchOptions = {}): Promise<Str
     }, 5);
     let delivered = 0;
     let checksum = 0;
+    const cpuStart = process.cpuUsage();
     const streamStart = performance.now();
     try {
       for await (const batch of batcher) {
@@ -97,6 +100,7 @@ export async function benchStream(options: StreamBenchOptions = {}): Promise<Str
       clearInterval(timer);
     }
     const streamSeconds = (performance.now() - streamStart) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
     if (delivered !== rows || !Number.isFinite(checksum)) {
       throw new Error(`stream benchmark delivered ${delivered} of ${rows} rows`);
     }
@@ -107,6 +111,7 @@ export async function benchStream(options: StreamBenchOptions = {}): Promise<Str
       bytes,
       rows,
       stream_seconds: streamSeconds,
+      stream_cpu_gbps: bytes / 1e9 / ((cpu.user + cpu.system) / 1e6),
       write_seconds: writeSeconds,
     };
   } finally {
