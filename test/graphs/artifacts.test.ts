@@ -13,7 +13,6 @@ import {
   exportInference,
   knob,
 } from '../../graphs/artifacts.js';
-import { GraphError } from '../../graphs/errors.js';
 import type { Graph } from '../../graphs/graph.js';
 import { Rng } from '../../graphs/init.js';
 import { add, matmul, mul, reduceMean, sub, tanh } from '../../graphs/ops/index.js';
@@ -127,8 +126,8 @@ describe('compileTraining', () => {
     expect(() => compileWith((g, b) => ({ loss: b.loss, terms: { per_row: b.pred }, inference: { pred: b.pred } }))).toThrow(
       /terms\.per_row .* must be a scalar/,
     );
-    expect(() => compileWith((g, b) => ({ loss: b.loss, terms: {}, inference: { loss: b.pred } }))).toThrow(/inference output "loss"/);
-    expect(() => compileWith((g, b) => ({ loss: b.loss, terms: {}, inference: {} }))).toThrow(/no inference outputs/);
+    expect(() => compileWith((_g, b) => ({ loss: b.loss, terms: {}, inference: { loss: b.pred } }))).toThrow(/inference output "loss"/);
+    expect(() => compileWith((_g, b) => ({ loss: b.loss, terms: {}, inference: {} }))).toThrow(/no inference outputs/);
     expect(() =>
       compileWith((g, b) => {
         g.param('unused', [3], 'zeros');
