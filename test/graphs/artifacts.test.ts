@@ -123,7 +123,7 @@ describe('compileTraining', () => {
     };
     const compileWith = (build: (g: Graph, b: ReturnType<typeof base>) => TrainingOutputs) =>
       compileTraining({ build: (g) => build(g, base(g)) }, { optimizer: { kind: 'sgd', lr: 0.1 } });
-    expect(() => compileWith((g, b) => ({ loss: b.loss, terms: { per_row: b.pred }, inference: { pred: b.pred } }))).toThrow(
+    expect(() => compileWith((_g, b) => ({ loss: b.loss, terms: { per_row: b.pred }, inference: { pred: b.pred } }))).toThrow(
       /terms\.per_row .* must be a scalar/,
     );
     expect(() => compileWith((_g, b) => ({ loss: b.loss, terms: {}, inference: { loss: b.pred } }))).toThrow(/inference output "loss"/);
