@@ -98,6 +98,19 @@ function rnnStep(xp: Tensor, h: Tensor | null, w: RecurrentWeights): Tensor {
   return tanh(h ? gemm(h, w.wHh, xp) : xp);
 }
 
+/**
+ * One step of a cell from its projected input, for hand-written loops (a Scan body, a custom schedule): xp =
+ * x @ wIh + bIh for the GRU, x @ wIh + bIh + bHh for the LSTM and RNN, [batch, gates*hidden]. A null state is
+ * the zero state.
+ */
+export function recurrentStep(kind: RecurrentKind, xp: Tensor, state: RecurrentState | null, w: RecurrentWeights): RecurrentState {
+  if (w.kind !== kind) throw new GraphError(`recurrentStep: the weights are for a ${w.kind} cell, not ${kind}`);
+  if (kind === 'lstm') return lstmStep(xp, state, w);
+  if (kind === 'rnn') return { h: rnnStep(xp, state?.h ?? null, w) };
+  const [xrz, xn] = split(xp, [2 * w.hidden, w.hidden], -1);
+  return { h: gruStep(xrz, xn, state?.h ?? null, w) };
+}
+
 function checkStep(kind: RecurrentKind, x: Tensor, h: Tensor, w: RecurrentWeights): void {
   const what = `${kind}Cell`;
   if (x.rank !== 2 || x.shape[1] !== w.inputSize) {

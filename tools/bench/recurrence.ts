@@ -1,0 +1,409 @@
+/** @file Benchmark: a GRU unrolled in the graph against the same GRU as ONNX Scan loops (forward and generated backward). */
+
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { create } from '@bufbuild/protobuf';
+import * as ort from 'onnxruntime-node';
+import { AttributeProtoSchema, AttributeProto_AttributeType, type GraphProto, type ModelProto } from 'onnx-buf';
+import { compileTraining } from '../../graphs/artifacts.js';
+import { gradients } from '../../graphs/autodiff.js';
+import { Graph } from '../../graphs/graph.js';
+import { linear } from '../../graphs/layers/linear.js';
+import { type RecurrentWeights, recurrentSequence, recurrentStep, recurrentWeights } from '../../graphs/layers/recurrent.js';
+import { type OutputSpec, defineOp } from '../../graphs/op.js';
+import { add, identity, sum } from '../../graphs/ops/elementwise.js';
+import { gemm, matmul } from '../../graphs/ops/matmul.js';
+import { softmaxCrossEntropy } from '../../graphs/ops/nn.js';
+import { concat, slice, transpose, unsqueeze, zerosLike } from '../../graphs/ops/shape.js';
+import { Runner } from '../../graphs/runner.js';
+import { encodeModel, toModel } from '../../graphs/serialize.js';
+import type { Tensor } from '../../graphs/tensor.js';
+import { TrainSession } from '../../graphs/train-session.js';
+
+export interface RecurrenceBenchOptions {
+  batch?: number;
+  steps?: number;
+  hidden?: number;
+  features?: number;
+  classes?: number;
+  /** onnxruntime intra-op threads (default 2). */
+  threads?: number;
+  /** Timed runs per measurement, after warm-up; the median is reported (default 15). */
+  runs?: number;
+}
+
+/** Timings and sizes of one form of the recurrence. */
+export interface FormResult {
+  /** Nodes of the forward + backward model. */
+  nodes: number;
+  build_ms: number;
+  autodiff_ms: number;
+  serialize_ms: number;
+  session_ms: number;
+  forward_ms: number;
+  forward_backward_ms: number;
+}
+
+export interface RecurrenceBenchResult {
+  config: Required<RecurrenceBenchOptions>;
+  unrolled: FormResult;
+  scan: FormResult;
+  /** compileTraining (GRU student, Adam) plus TrainSession creation: the real compile path, in seconds. */
+  compile_seconds: number;
+  /** One training step (forward, backward, Adam) of the compiled student. */
+  train_step_ms: number;
+  /** Recurrent weight gradient over all steps: T per-step Gemms summed by one Sum node, vs Concat + one Gemm. */
+  weight_grad_sum_ms: number;
+  weight_grad_concat_ms: number;
+}
+
+function elapsed(start: number): number {
+  return performance.now() - start;
+}
+
+async function medianMs(run: () => Promise<unknown>, runs: number): Promise<number> {
+  for (let i = 0; i < 3; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await run();
+    times.push(elapsed(t));
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function randomFeeds(inputs: readonly Tensor[], batch: number, classes: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  let seed = 1;
+  for (const t of inputs) {
+    const dims = t.shape.map((d) => (typeof d === 'number' ? d : batch));
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (t.dtype === 'int64') feeds[t.name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % classes)), dims);
+    else if (t.kind === 'param') feeds[t.name] = new ort.Tensor('float32', Float32Array.from(t.value as Float32Array), dims);
+    else {
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        data[i] = seed / 2 ** 32 - 0.5;
+      }
+      feeds[t.name] = new ort.Tensor('float32', data, dims);
+    }
+  }
+  return feeds;
+}
+
+/** Leaves (inputs and parameters) a set of outputs needs, data inputs first. */
+function modelInputs(g: Graph, outputs: readonly Tensor[]): Tensor[] {
+  const ids = new Set<number>();
+  const stack = [...outputs];
+  const seen = new Set<number>();
+  while (stack.length > 0) {
+    const t = stack.pop() as Tensor;
+    if (seen.has(t.id)) continue;
+    seen.add(t.id);
+    if (t.producer) stack.push(...t.producer.inputs);
+    else if (t.kind === 'input' || t.kind === 'param') ids.add(t.id);
+  }
+  return [...g.inputs, ...g.params].filter((t) => ids.has(t.id));
+}
+
+interface Measured {
+  g: Graph;
+  forward: Record<string, Tensor>;
+  training: Record<string, Tensor>;
+  build_ms: number;
+  autodiff_ms: number;
+  /** Model inputs, when loop bodies read parameters the enclosing graph does not otherwise use. */
+  forwardInputs?: Tensor[];
+  trainingInputs?: Tensor[];
+  patch?: (m: ModelProto) => void;
+}
+
+async function measureForm(m: Measured, cfg: Required<RecurrenceBenchOptions>): Promise<FormResult> {
+  let t = performance.now();
+  const trainModel = toModel(m.g, { outputs: m.training, paramsAs: 'inputs', inputs: m.trainingInputs });
+  m.patch?.(trainModel);
+  const trainBytes = encodeModel(trainModel);
+  const serialize_ms = elapsed(t);
+  const fwdModel = toModel(m.g, { outputs: m.forward, paramsAs: 'inputs', inputs: m.forwardInputs });
+  m.patch?.(fwdModel);
+  const opts = { graphOptimizationLevel: 'all' as const, intraOpNumThreads: cfg.threads };
+  t = performance.now();
+  const train = await Runner.create(trainBytes, opts);
+  const session_ms = elapsed(t);
+  const fwd = await Runner.create(encodeModel(fwdModel), opts);
+  const trainFeeds = randomFeeds(m.trainingInputs ?? modelInputs(m.g, Object.values(m.training)), cfg.batch, cfg.classes);
+  const fwdFeeds = randomFeeds(m.forwardInputs ?? modelInputs(m.g, Object.values(m.forward)), cfg.batch, cfg.classes);
+  const forward_ms = await medianMs(() => fwd.run(fwdFeeds), cfg.runs);
+  const forward_backward_ms = await medianMs(() => train.run(trainFeeds), cfg.runs);
+  await fwd.dispose();
+  await train.dispose();
+  return {
+    nodes: trainModel.graph?.node.length ?? 0,
+    build_ms: m.build_ms,
+    autodiff_ms: m.autodiff_ms,
+    serialize_ms,
+    session_ms,
+    forward_ms,
+    forward_backward_ms,
+  };
+}
+
+function unrolledForm(cfg: Required<RecurrenceBenchOptions>): Measured {
+  let t = performance.now();
+  const g = new Graph({ seed: 1 });
+  const x = g.input('x', 'float32', ['batch', cfg.steps, cfg.features]);
+  const y = g.input('y', 'int64', ['batch']);
+  const { last } = recurrentSequence('gru', x, { hidden: cfg.hidden, returnSequence: false });
+  const logits = linear('readout', last, cfg.classes);
+  const loss = softmaxCrossEntropy(logits, y);
+  const build_ms = elapsed(t);
+  t = performance.now();
+  const grads = gradients(loss, g.params);
+  const autodiff_ms = elapsed(t);
+  const training: Record<string, Tensor> = { loss };
+  g.params.forEach((p, i) => (training[`${p.name}.grad`] = grads[i]));
+  return { g, forward: { logits }, training, build_ms, autodiff_ms };
+}
+
+/** A node whose ONNX form is a Scan; its `body` attribute is attached after serialization. */
+const ScanLoop = defineOp<{ outputs: OutputSpec[]; scanInputs: number; reverse: boolean; id: string }>({
+  name: 'BenchScan',
+  type: 'Scan',
+  shape: (_inputs, a) => a.outputs,
+  encode: (a) => ({
+    attributes: [
+      { name: 'num_scan_inputs', type: 'int', value: a.scanInputs },
+      ...(a.reverse
+        ? [
+            { name: 'scan_input_directions', type: 'ints' as const, value: new Array<number>(a.scanInputs).fill(1) },
+            { name: 'scan_output_directions', type: 'ints' as const, value: [1] },
+          ]
+        : []),
+    ],
+  }),
+});
+
+/**
+ * Serializes a loop body. Parameters are left out so the body reads them from the enclosing graph by name;
+ * every other name gets the body's prefix so it cannot collide with the enclosing graph's names.
+ */
+function bodyProto(g: Graph, inputs: Tensor[], outputs: Record<string, Tensor>, prefix: string): GraphProto {
+  const graph = toModel(g, { outputs, inputs, paramsAs: 'initializers' }).graph as GraphProto;
+  const params = new Set(g.params.map((p) => p.name));
+  graph.initializer = graph.initializer.filter((t) => !params.has(t.name));
+  const local = new Set<string>([...graph.input.map((v) => v.name), ...graph.initializer.map((t) => t.name), ...graph.node.flatMap((n) => n.output)]);
+  const rename = (n: string): string => (local.has(n) ? `${prefix}${n}` : n);
+  for (const v of [...graph.input, ...graph.output]) v.name = rename(v.name);
+  for (const t of graph.initializer) t.name = rename(t.name);
+  for (const n of graph.node) {
+    n.input = n.input.map(rename);
+    n.output = n.output.map(rename);
+    n.name = `${prefix}${n.name}`;
+  }
+  return graph;
+}
+
+/** The GRU's recurrent weights in a body graph, named as in the enclosing graph. */
+function bodyWeights(g: Graph, cfg: Required<RecurrenceBenchOptions>): RecurrentWeights {
+  return g.scope('rnn', () => g.scope('layer0', () => recurrentWeights(g, 'gru', cfg.features, cfg.hidden)));
+}
+
+function scanForm(cfg: Required<RecurrenceBenchOptions>): Measured {
+  const H = cfg.hidden;
+  let t = performance.now();
+  const fb = new Graph({ seed: 1 });
+  const fh = fb.input('h', 'float32', ['batch', H]);
+  const fxp = fb.input('xp', 'float32', ['batch', 3 * H]);
+  const fnext = recurrentStep('gru', fxp, { h: fh }, bodyWeights(fb, cfg)).h;
+  const forwardBody = bodyProto(fb, [fh, fxp], { h_next: fnext, h_out: identity(fnext) }, 'fwd/');
+
+  const g = new Graph({ seed: 1 });
+  const x = g.input('x', 'float32', ['batch', cfg.steps, cfg.features]);
+  const y = g.input('y', 'int64', ['batch']);
+  const h0 = g.input('h0', 'float32', ['batch', H]);
+  const w = bodyWeights(g, cfg);
+  const xp = add(matmul(transpose(x, [1, 0, 2]), w.wIh), w.bIh);
+  const [hT, hs] = g.apply(
+    ScanLoop,
+    [h0, xp],
+    {
+      outputs: [
+        { dtype: 'float32', shape: ['batch', H] },
+        { dtype: 'float32', shape: [cfg.steps, 'batch', H] },
+      ],
+      scanInputs: 1,
+      reverse: false,
+      id: 'forward',
+    },
+  );
+  const logits = linear('readout', hT, cfg.classes);
+  const loss = softmaxCrossEntropy(logits, y);
+  const build_ms = elapsed(t);
+
+  t = performance.now();
+  const readout = g.params.filter((p) => p.name.startsWith('readout.'));
+  const [dhT, ...dReadout] = gradients(loss, [hT, ...readout]);
+  const bb = new Graph({ seed: 1 });
+  const dh = bb.input('dh', 'float32', ['batch', H]);
+  const dwAcc = bb.input('dw_acc', 'float32', [H, 3 * H]);
+  const dbAcc = bb.input('db_acc', 'float32', [3 * H]);
+  const hPrev = bb.input('h_prev', 'float32', ['batch', H]);
+  const bxp = bb.input('xp', 'float32', ['batch', 3 * H]);
+  const bw = bodyWeights(bb, cfg);
+  const recomputed = recurrentStep('gru', bxp, { h: hPrev }, bw).h;
+  const [dhPrev, dxp, dw, db] = gradients(recomputed, [hPrev, bxp, bw.wHh, bw.bHh], { gradOutput: dh });
+  const backwardBody = bodyProto(
+    bb,
+    [dh, dwAcc, dbAcc, hPrev, bxp],
+    { dh_prev: dhPrev, dw_next: add(dwAcc, dw), db_next: add(dbAcc, db), dxp_out: identity(dxp) },
+    'bwd/',
+  );
+  const previous = concat([unsqueeze(h0, 0), slice(hs, [0], [cfg.steps - 1], [0])], 0);
+  const [, dWhh, dbhh, dxpAll] = g.apply(
+    ScanLoop,
+    [dhT, zerosLike(w.wHh), zerosLike(w.bHh), previous, xp],
+    {
+      outputs: [
+        { dtype: 'float32', shape: ['batch', H] },
+        { dtype: 'float32', shape: [H, 3 * H] },
+        { dtype: 'float32', shape: [3 * H] },
+        { dtype: 'float32', shape: [cfg.steps, 'batch', 3 * H] },
+      ],
+      scanInputs: 2,
+      reverse: true,
+      id: 'backward',
+    },
+  );
+  const [dWih, dbih] = gradients(xp, [w.wIh, w.bIh], { gradOutput: dxpAll });
+  const autodiff_ms = elapsed(t);
+
+  const training: Record<string, Tensor> = {
+    loss,
+    'rnn.layer0.w_ih.grad': dWih,
+    'rnn.layer0.b_ih.grad': dbih,
+    'rnn.layer0.w_hh.grad': dWhh,
+    'rnn.layer0.b_hh.grad': dbhh,
+  };
+  readout.forEach((p, i) => (training[`${p.name}.grad`] = dReadout[i]));
+  const bodies = new Map([
+    [hT.producer?.name as string, forwardBody],
+    [dWhh.producer?.name as string, backwardBody],
+  ]);
+  const patch = (m: ModelProto): void => {
+    for (const n of m.graph?.node ?? []) {
+      const body = bodies.get(n.name);
+      if (body) n.attribute.push(create(AttributeProtoSchema, { name: 'body', type: AttributeProto_AttributeType.GRAPH, g: body }));
+    }
+  };
+  return {
+    g,
+    forward: { logits },
+    training,
+    build_ms,
+    autodiff_ms,
+    forwardInputs: [x, h0, ...g.params],
+    trainingInputs: [x, y, h0, ...g.params],
+    patch,
+  };
+}
+
+/** Weight gradient of a shared [H, 3H] matrix from T steps: per-step Gemms summed, or one Gemm over concatenated steps. */
+async function weightGradForms(cfg: Required<RecurrenceBenchOptions>): Promise<{ sum: number; concat: number }> {
+  const H = cfg.hidden;
+  const out: number[] = [];
+  for (const form of ['sum', 'concat'] as const) {
+    const g = new Graph();
+    const hs: Tensor[] = [];
+    const gs: Tensor[] = [];
+    for (let t = 0; t < cfg.steps; t++) {
+      hs.push(g.input(`h${t}`, 'float32', [cfg.batch, H]));
+      gs.push(g.input(`g${t}`, 'float32', [cfg.batch, 3 * H]));
+    }
+    const dw = form === 'sum' ? sum(hs.map((h, t) => gemm(h, gs[t], null, { transA: true }))) : gemm(concat(hs, 0), concat(gs, 0), null, { transA: true });
+    const runner = await Runner.create(encodeModel(toModel(g, { outputs: { dw } })), { graphOptimizationLevel: 'all', intraOpNumThreads: cfg.threads });
+    const feeds = randomFeeds([...hs, ...gs], cfg.batch, cfg.classes);
+    out.push(await medianMs(() => runner.run(feeds), cfg.runs));
+    await runner.dispose();
+  }
+  return { sum: out[0], concat: out[1] };
+}
+
+/** Measures both forms, the compiled training step, and the two ways to sum the recurrent weight gradient. */
+export async function benchRecurrence(options: RecurrenceBenchOptions = {}): Promise<RecurrenceBenchResult> {
+  const cfg: Required<RecurrenceBenchOptions> = {
+    batch: options.batch ?? 64,
+    steps: options.steps ?? 100,
+    hidden: options.hidden ?? 128,
+    features: options.features ?? 16,
+    classes: options.classes ?? 2,
+    threads: options.threads ?? 2,
+    runs: options.runs ?? 15,
+  };
+  const unrolled = await measureForm(unrolledForm(cfg), cfg);
+  const scan = await measureForm(scanForm(cfg), cfg);
+
+  const t = performance.now();
+  const artifacts = compileTraining(
+    {
+      build(g) {
+        const x = g.input('x', 'float32', ['batch', cfg.steps, cfg.features]);
+        const y = g.input('y', 'int64', ['batch']);
+        const { last } = recurrentSequence('gru', x, { hidden: cfg.hidden, returnSequence: false });
+        const logits = linear('readout', last, cfg.classes);
+        const loss = softmaxCrossEntropy(logits, y);
+        return { loss, terms: { task: loss }, inference: { logits } };
+      },
+    },
+    { optimizer: { kind: 'adam', lr: 1e-3 }, seed: 1 },
+  );
+  const session = await TrainSession.create(artifacts, { intraOpNumThreads: cfg.threads });
+  const compile_seconds = elapsed(t) / 1000;
+  const dims = [cfg.batch, cfg.steps, cfg.features];
+  const batch = {
+    x: new ort.Tensor('float32', Float32Array.from({ length: cfg.batch * cfg.steps * cfg.features }, (_, i) => Math.sin(i)), dims),
+    y: new ort.Tensor('int64', BigInt64Array.from({ length: cfg.batch }, (_, i) => BigInt(i % cfg.classes)), [cfg.batch]),
+  };
+  const train_step_ms = await medianMs(() => session.step(batch), cfg.runs);
+  await session.release();
+  const wg = await weightGradForms(cfg);
+  return { config: cfg, unrolled, scan, compile_seconds, train_step_ms, weight_grad_sum_ms: wg.sum, weight_grad_concat_ms: wg.concat };
+}
+
+function table(r: RecurrenceBenchResult): string {
+  const c = r.config;
+  const rows: [string, keyof FormResult, number][] = [
+    ['nodes (forward + backward)', 'nodes', 0],
+    ['build ms', 'build_ms', 1],
+    ['autodiff ms', 'autodiff_ms', 1],
+    ['serialize ms', 'serialize_ms', 1],
+    ['session creation ms', 'session_ms', 1],
+    ['forward ms', 'forward_ms', 2],
+    ['forward + backward ms', 'forward_backward_ms', 2],
+  ];
+  const lines = [
+    `GRU, ${c.steps} steps, batch ${c.batch}, hidden ${c.hidden}, ${c.features} features, ${c.classes} classes, ${c.threads} threads (median of ${c.runs} runs)`,
+    `${'measure'.padEnd(28)}${'unrolled'.padStart(12)}${'Scan'.padStart(12)}`,
+    ...rows.map(([label, key, digits]) => `${label.padEnd(28)}${r.unrolled[key].toFixed(digits).padStart(12)}${r.scan[key].toFixed(digits).padStart(12)}`),
+    `compile (compileTraining + session), unrolled GRU student: ${r.compile_seconds.toFixed(2)} s`,
+    `training step (forward, backward, Adam): ${r.train_step_ms.toFixed(2)} ms`,
+    `w_hh gradient over ${c.steps} steps: Sum of Gemms ${r.weight_grad_sum_ms.toFixed(2)} ms, Concat + one Gemm ${r.weight_grad_concat_ms.toFixed(2)} ms`,
+  ];
+  return lines.join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const r = await benchRecurrence();
+  console.log(table(r));
+  const line = (bench: string, value: number, unit: string) => console.log(JSON.stringify({ bench, value, unit }));
+  for (const form of ['unrolled', 'scan'] as const) {
+    const f = r[form];
+    line(`gru_${form}_nodes`, f.nodes, 'nodes');
+    line(`gru_${form}_compile_ms`, f.build_ms + f.autodiff_ms + f.serialize_ms + f.session_ms, 'ms');
+    line(`gru_${form}_forward_ms`, f.forward_ms, 'ms');
+    line(`gru_${form}_forward_backward_ms`, f.forward_backward_ms, 'ms');
+  }
+  line('gru_compile_seconds', r.compile_seconds, 's');
+  line('gru_train_step_ms', r.train_step_ms, 'ms');
+}
