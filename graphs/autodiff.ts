@@ -72,7 +72,7 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], opts: GradientOp
     if (grads.every((x) => x === null)) continue;
     const wants = node.inputs.map((t) => active.has(t.id));
     const op = node.op;
-    const reached = node.inputs.find((t, i) => wants[i]) as Tensor;
+    const reached = node.inputs.find((_, i) => wants[i]) as Tensor;
     if (!op.grad) {
       throw new GraphError(
         `gradients(): no gradient through ${op.name} (node ${node.name}): the loss depends on ${reached.toString()} through it, and ${op.name} is not differentiable; wrap that path in stopGradient() if it should carry no gradient`,

@@ -198,7 +198,6 @@ export function initValues(
       const rows = shape[0];
       const cols = size / rows;
       const q = orthonormal(Math.max(rows, cols), Math.min(rows, cols), rng);
-      const m = Math.min(rows, cols);
       for (let r = 0; r < rows; r++) {
         for (let c = 0; c < cols; c++) {
           out[r * cols + c] = it.gain * (rows >= cols ? q[c * rows + r] : q[r * cols + c]);

@@ -54,7 +54,7 @@ export function i64(data: readonly number[], dims: readonly number[]): ort.Tenso
 const ORT_TYPE: Partial<Record<DType, 'float32' | 'float64'>> = { float32: 'float32', float64: 'float64' };
 
 /** Feeds every model input: given feeds first, parameters from their initial values, else seeded normals. */
-function completeFeeds(g: Graph, inputs: readonly Tensor[], given: Record<string, ort.Tensor>, seed: number): Record<string, ort.Tensor> {
+function completeFeeds(inputs: readonly Tensor[], given: Record<string, ort.Tensor>, seed: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   const rng = new Rng(seed ^ 0x5eed);
   for (const t of inputs) {
@@ -88,7 +88,7 @@ async function analyticAndLoss(g: Graph, build: GradCheckBuild, given: Record<st
   const grads = gradients(loss, wrt);
   const inputs = modelInputs(g, loss, wrt);
   const outputs: Record<string, Tensor> = { loss };
-  wrt.forEach((t, i) => (outputs[`grad_${i}`] = grads[i]));
+  grads.forEach((t, i) => (outputs[`grad_${i}`] = t));
   const opset = opts.opset ?? 17;
   const level = opts.graphOptimizationLevel ?? 'all';
   const full = toModel(g, { outputs, inputs, opset });
@@ -97,7 +97,7 @@ async function analyticAndLoss(g: Graph, build: GradCheckBuild, given: Record<st
     graphOptimizationLevel: level,
     intraOpNumThreads: 1,
   });
-  const feeds = completeFeeds(g, inputs, given, opts.seed ?? 1);
+  const feeds = completeFeeds(inputs, given, opts.seed ?? 1);
   const out = await fullRunner.run(feeds);
   await fullRunner.dispose();
   const analytic: Record<string, Float64Array> = {};
