@@ -52,6 +52,12 @@ export type Batch<T extends string = string, S extends string = never, X extends
   /** Index of this batch within its epoch. */
   readonly index: number;
   readonly trial_id?: Int32Array;
+  /**
+   * Hands the batch's memory back to the batcher for a later batch. Optional: unreleased batches stay valid and
+   * are garbage collected; releasing spares an allocation per batch, about half the CPU time of streaming. The
+   * arrays must not be used after release.
+   */
+  release(): void;
 } & { readonly [K in T]: Float32Array } & { readonly [K in S]: Int32Array | Float32Array } & {
   readonly [K in X]: string[];
 };
@@ -83,6 +89,9 @@ interface Block {
 
 /** Record batches read ahead of the one being batched, so disk reads overlap with copying. */
 const READ_AHEAD = 2;
+
+/** Released batches kept for reuse. */
+const MAX_SPARE_BATCHES = 4;
 
 /** Shard files kept open at once. */
 const MAX_OPEN_SHARDS = 8;
@@ -272,6 +281,8 @@ export class Batcher<T extends string = string, S extends string = string, X ext
   private current: BatcherPosition;
   private running = false;
   private readonly bodies = new BodyPool();
+  /** Batch memory handed back by `release()`, reused before allocating. */
+  private readonly spare: RowStore[] = [];
   private pool: RowStore | null = null;
   private readonly counters: BatcherStats = {
     rowsHeld: 0,
@@ -475,14 +486,22 @@ export class Batcher<T extends string = string, S extends string = string, X ext
           ? Array.from({ length: rows }, (_, i) => utf8At(view.text[c]!, viewStart + i))
           : store!.text[c]!.slice(0, rows);
       });
+      let released = false;
+      batch.release = () => {
+        if (released || !store) return;
+        released = true;
+        if (this.spare.length < MAX_SPARE_BATCHES) this.spare.push(store);
+      };
       if (view) this.counters.zeroCopyBatches++;
       this.counters.batchesDelivered++;
       this.current = { epoch, batch: index, seed: this.current.seed, rngState: rng ? rng.state() : null };
       return batch as Batch<T, S, X>;
     };
+    const nextStore = (): RowStore | null =>
+      index < skip ? null : (this.spare.pop() ?? new RowStore(batchSize, this.sizes, this.scalarKinds, textCount));
     /** Copies one row into the batch being assembled; returns the batch when it is full. */
     const addRow = (block: Block, row: number): Batch<T, S, X> | null => {
-      if (filled === 0) out = index < skip ? null : new RowStore(batchSize, this.sizes, this.scalarKinds, textCount);
+      if (filled === 0) out = nextStore();
       out?.fromBlock(filled, block, row);
       filled++;
       if (filled < batchSize) return null;
@@ -492,7 +511,7 @@ export class Batcher<T extends string = string, S extends string = string, X ext
 
     /** Copies row `from` of the shuffle buffer into the batch being assembled; returns the batch when full. */
     const addPooled = (pool: RowStore, from: number): Batch<T, S, X> | null => {
-      if (filled === 0) out = index < skip ? null : new RowStore(batchSize, this.sizes, this.scalarKinds, textCount);
+      if (filled === 0) out = nextStore();
       out?.fromStore(filled, pool, from);
       filled++;
       if (filled < batchSize) return null;

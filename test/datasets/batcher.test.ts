@@ -171,6 +171,22 @@ describe('with shuffling', () => {
     expect(stats.zeroCopyBatches).toBe(0);
   });
 
+  it('reuses the memory of released batches and never that of batches still held', async () => {
+    const held = await collect(createBatcher({ ...opts(4), epochs: 1 }));
+    expect(new Set(held.map((b) => b.inputs.buffer)).size).toBe(held.length);
+    const buffers = new Set<ArrayBufferLike>();
+    const ids: number[] = [];
+    for await (const b of createBatcher({ ...opts(4), epochs: 1 })) {
+      checkRows(b);
+      buffers.add(b.inputs.buffer);
+      ids.push(...b.trial_id!);
+      b.release();
+      b.release();
+    }
+    expect(buffers.size).toBe(1);
+    expect(ids).toEqual(idsOf(held));
+  });
+
   it('resumes exactly from a saved position, also after a JSON round trip', async () => {
     const reference = await collect(createBatcher(opts(21)));
     const first = createBatcher(opts(21));

@@ -37,7 +37,10 @@ export interface StreamBenchResult {
   write_seconds: number;
 }
 
-/** Writes a sharded table of float32 tensor rows, streams it once through a shuffling batcher, and cleans up. */
+/**
+ * Writes a sharded table of float32 tensor rows, streams it once through a shuffling batcher (releasing each batch
+ * once read, as a training loop does after its step), and cleans up.
+ */
 export async function benchStream(options: StreamBenchOptions = {}): Promise<StreamBenchResult> {
   const startRss = process.memoryUsage.rss();
   const [time, features] = options.shape ?? [64, 60];
@@ -95,6 +98,7 @@ export async function benchStream(options: StreamBenchOptions = {}): Promise<Str
         delivered += batch.rows;
         checksum += batch.inputs[0]!;
         peak = Math.max(peak, process.memoryUsage.rss());
+        batch.release();
       }
     } finally {
       clearInterval(timer);
