@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { SummaryError } from './errors.js';
 import { describeIssues } from './validation.js';
 
+/** The summary's file name inside a run directory. */
+export const SUMMARY_FILE = 'summary.json';
+
 /** The summary.json format version this code reads and writes. */
 export const SUMMARY_SCHEMA_VERSION = 1;
 

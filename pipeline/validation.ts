@@ -93,9 +93,17 @@ function describeIssue(issue: Issue, context: IssueContext): string[] {
       if (discriminated.discriminator !== undefined && discriminated.options) {
         return [allowedSentence(at, discriminated.options, found)];
       }
-      const closest = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
-      const inner = describeIssues(closest, context);
-      return [`${at} does not match any allowed form${inner.length > 0 ? `; the closest form says: ${inner.join(' ')}` : '.'}`];
+      const alternatives = issue.errors.map((errors) => errors.map((inner) => ({ ...inner, path: [...path, ...inner.path] }) as Issue));
+      const depth = (errors: readonly Issue[]) => Math.max(...errors.map((e) => e.path.length));
+      const deepest = [...alternatives].sort((a, b) => depth(b) - depth(a))[0] ?? [];
+      if (depth(deepest) > path.length) return describeIssues(deepest, context);
+      const forms = alternatives.flatMap((errors) => errors.flatMap((e) => {
+        if (e.code === 'invalid_value') return e.values.map((v) => String(v));
+        if (e.code === 'invalid_type') return [expectedPhrase(e.expected)];
+        return [];
+      }));
+      const guess = typeof found === 'string' ? nearest(found, forms) : undefined;
+      return [`${at} must be ${forms.slice(0, -1).join(', ')}${forms.length > 1 ? ' or ' : ''}${forms[forms.length - 1] ?? 'of another form'}, found ${describeValue(found)}${guess ? `; did you mean ${guess}?` : '.'}`];
     }
     case 'unrecognized_keys': {
       const valid = keysAt(context.schema, path, context.input);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { B2mError } from '../errors.js';
 import { progressFor } from '../progress.js';
-import { describeSummary, readSummary } from '../summary.js';
+import { SUMMARY_FILE, describeSummary, readSummary } from '../summary.js';
 import type { GlobalOptions } from './global.js';
 
 /** Summarizes one kind of file (a summary, a table, a dataset, a graph). */
@@ -22,7 +22,7 @@ export const summaryInspector: Inspector = {
   kind: "a run's summary.json (or its run directory)",
   accepts: (file) => {
     const target = summaryFile(file);
-    if (path.basename(target) === 'summary.json') return true;
+    if (path.basename(target) === SUMMARY_FILE) return true;
     if (!target.endsWith('.json') || !existsSync(target)) return false;
     const text = readFileSync(target, 'utf8');
     return text.includes('"schemaVersion"') && text.includes('"experiments"');
@@ -63,5 +63,5 @@ export const inspectCommand: CommandModule<GlobalOptions, InspectOptions> = {
 };
 
 function summaryFile(file: string): string {
-  return existsSync(file) && statSync(file).isDirectory() ? path.join(file, 'summary.json') : file;
+  return existsSync(file) && statSync(file).isDirectory() ? path.join(file, SUMMARY_FILE) : file;
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { progressFor } from '../progress.js';
 import { REPORT_FILE, writeReport } from '../report/report.js';
-import { readSummary } from '../summary.js';
+import { SUMMARY_FILE, readSummary } from '../summary.js';
 import type { GlobalOptions } from './global.js';
 
 interface ReportOptions extends GlobalOptions {
@@ -22,7 +22,7 @@ export const reportCommand: CommandModule<GlobalOptions, ReportOptions> = {
     .example('$0 report runs/default --out /tmp/b2m.html', 'write the report elsewhere') as unknown as Argv<ReportOptions>,
   handler: async (args) => {
     const progress = progressFor(args);
-    const summary = readSummary(path.join(args.runDir, 'summary.json'));
+    const summary = readSummary(path.join(args.runDir, SUMMARY_FILE));
     progress.info(`Rendering the report of ${Object.keys(summary.experiments).join(', ')}…`);
     const file = await writeReport(args.runDir, summary, { file: args.out });
     progress.result(`Report written to ${file}`, { report: file });

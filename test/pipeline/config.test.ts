@@ -112,6 +112,9 @@ describe('experiment configs', () => {
     expect(unknownKey.message).toMatch(/`train\.stpes` \(from --set train\.stpes=10\) is not a known key; did you mean `steps`\?/);
     const malformed = configError(() => loadConfig('memory-decision', ['train.steps']));
     expect(malformed.message).toMatch(/--set "train\.steps" is not of the form KEY=VALUE/);
+    const union = configError(() => loadConfig('memory-decision', ['losses.latent.tap.times=decisio', 'losses.contrastive.tap.times=[1, x]']));
+    expect(union.message).toMatch(/`losses\.latent\.tap\.times` \(from --set [^)]*\) must be decision, all or a list, found "decisio" \(text\); did you mean decision\?/);
+    expect(union.message).toMatch(/`losses\.contrastive\.tap\.times\[1\]` \(from --set [^)]*\) must be a number, found "x"/);
     const tooSmall = configError(() => loadConfig('memory-decision', ['data.split.val=0.6', 'data.split.test=0.5']));
     expect(tooSmall.message).toMatch(/`data\.split\.val` .*must leave some rows for training/);
   });
