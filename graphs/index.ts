@@ -1,4 +1,4 @@
-/** @file Public entry of graphs/: builder, tensors, initializers, ops, autodiff, serialization and the runner. */
+/** @file Public entry of graphs/: builder, tensors, initializers, ops, layers, optimizers, autodiff, serialization and the runner. */
 export { GraphError } from './errors.js';
 export { Graph, type GraphOptions, type ConstantValues } from './graph.js';
 export { Tensor, type DType, type Dim, type FloatType, type Shape, type TensorData, type TensorKind } from './tensor.js';
@@ -17,6 +17,8 @@ export {
   type Encoding,
 } from './op.js';
 export * from './ops/index.js';
+export * from './layers/index.js';
+export * from './optim/index.js';
 export { gradients, type GradientOptions } from './autodiff.js';
 export { toModel, encodeModel, decodeModel, extractSubgraph, valueInfo, tensorProto, type ToModelOptions } from './serialize.js';
 export { Runner, StepLoop, type RunnerOptions, type Feeds } from './runner.js';
