@@ -157,9 +157,9 @@ const optimizerSchema = z.strictObject({
   momentum: z.number().min(0).lt(1).default(0.9),
   betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
   eps: z.number().positive().default(1e-8),
-  weightDecay: z.number().nonnegative().default(0),
+  weightDecay: z.number().nonnegative().optional(),
   clipNorm: z.number().positive().optional(),
-});
+}).transform((optimizer) => ({ ...optimizer, weightDecay: optimizer.weightDecay ?? (optimizer.kind === 'adamw' ? 0.01 : 0) }));
 
 const lrScheduleSchema = z.strictObject({
   kind: z.enum(['constant', 'cosine', 'step']).default('constant'),

@@ -42,7 +42,7 @@ export function nearest(word: string, candidates: readonly string[]): string | u
       bestDistance = distance;
     }
   }
-  return bestDistance <= Math.max(2, Math.ceil(word.length / 3)) ? best : undefined;
+  return bestDistance <= Math.max(1, Math.ceil(word.length / 3)) ? best : undefined;
 }
 
 /** A short phrase for a value as a person typed it: `"abc" (text)`, `12`, `a list of 3 items`. */
