@@ -1,6 +1,7 @@
 /** @file Conv and ConvTranspose: shapes, errors, and float32 gradients against float64 differences of direct-loop references. */
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../graphs/graph.js';
+import { conv2d, convTranspose2d } from '../../graphs/layers/conv.js';
 import { Rng } from '../../graphs/init.js';
 import { type ConvTransposeOptions, conv, convTranspose } from '../../graphs/ops/conv.js';
 import { add, mul } from '../../graphs/ops/elementwise.js';
@@ -244,5 +245,38 @@ describe('conv shapes', () => {
     expect(() => conv(x, w, null, { pads: [1, 2, 3] })).toThrow(/pads must be one number/);
     expect(() => conv(x, w, null, { groups: 0 })).toThrow(/groups must be a positive integer/);
     expect(() => conv(x, w, null, { stride: 0 })).toThrow(/stride and dilation must be at least 1/);
+  });
+});
+
+describe('conv layers', () => {
+  it('conv2d names its parameters, draws Kaiming-uniform kernels and computes the output shape', () => {
+    const g = new Graph({ seed: 3 });
+    const x = g.input('x', 'float32', ['batch', 3, 64, 64]);
+    const y = g.scope('encoder', () => conv2d('conv1', x, { filters: 32, kernel: 4, stride: 2, pads: 1 }));
+    expect(y.shape).toEqual(['batch', 32, 32, 32]);
+    expect(g.params.map((p) => `${p.name}[${p.shape}]`)).toEqual(['encoder.conv1.weight[32,3,4,4]', 'encoder.conv1.bias[32]']);
+    const w = g.paramValues().get('encoder.conv1.weight') as Float32Array;
+    const bound = Math.SQRT2 * Math.sqrt(3 / (3 * 16));
+    const max = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(max).toBeLessThanOrEqual(bound);
+    expect(max).toBeGreaterThan(0.9 * bound);
+    const variance = w.reduce((s, v) => s + v * v, 0) / w.length;
+    expect(variance).toBeCloseTo((bound * bound) / 3, 2);
+    expect(Array.from(g.paramValues().get('encoder.conv1.bias') as Float32Array).every((v) => v === 0)).toBe(true);
+  });
+
+  it('convTranspose2d lays its kernel out [in, out/groups, kh, kw] and upsamples by the stride', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['batch', 8, 4, 4]);
+    const y = convTranspose2d('up', x, { filters: 6, kernel: 3, stride: 2, pads: 1, outputPadding: 1, groups: 2, bias: false });
+    expect(y.shape).toEqual(['batch', 6, 8, 8]);
+    expect(g.params.map((p) => `${p.name}[${p.shape}]`)).toEqual(['up.weight[8,3,3,3]']);
+  });
+
+  it('rejects channels that do not divide into the groups, naming the layer', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['batch', 3, 8, 8]);
+    expect(() => conv2d('c', x, { filters: 4, kernel: 3, groups: 2 })).toThrow(/conv layer 'c': 3 input channels and 4 filters must both divide into 2 groups/);
+    expect(() => conv2d('c', g.input('v', 'float32', ['batch', 8]), { filters: 4, kernel: 3 })).toThrow(/conv layer 'c': input must be \[batch, channels, height, width\]/);
   });
 });

@@ -3,6 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../graphs/graph.js';
 import { Rng, init } from '../../graphs/init.js';
+import { linear } from '../../graphs/layers/linear.js';
 import { add, mul } from '../../graphs/ops/elementwise.js';
 import { SoftmaxCrossEntropyLoss, layerNorm, logSigmoid, logSoftmax, softmax, softmaxCrossEntropy } from '../../graphs/ops/nn.js';
 import { reduceSum } from '../../graphs/ops/reduce.js';
@@ -228,5 +229,31 @@ describe('logSigmoid', () => {
     expect(out.y[0]).toBeCloseTo(-100, 4);
     expect(out.y[1]).toBeCloseTo(-Math.LN2, 6);
     expect(out.y[2]).toBeCloseTo(0, 6);
+  });
+});
+
+describe('linear', () => {
+  for (const shape of [
+    [4, 3],
+    [2, 3, 3],
+  ]) {
+    it(`float64 gradient for input [${shape}], wrt input, weight and bias`, async () => {
+      const r = await checkGradients((g) => {
+        const x = g.input('x', 'float64', shape);
+        const fc = g.scope('head', () => linear('fc', x, 5, { biasInit: init.normal(0.5) }));
+        expect(fc.shape).toEqual([...shape.slice(0, -1), 5]);
+        return { loss: weighted(g, mul(fc, fc)), wrt: [x, g.getParam('head.fc.weight'), g.getParam('head.fc.bias')] };
+      });
+      expect(r.maxError).toBeLessThan(1e-6);
+    });
+  }
+
+  it('names its parameters [in, units] and leaves the bias out on request', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['batch', 7]);
+    linear('a', x, 3);
+    linear('b', x, 2, { bias: false });
+    expect(g.params.map((p) => `${p.name}[${p.shape}]`)).toEqual(['a.weight[7,3]', 'a.bias[3]', 'b.weight[7,2]']);
+    expect(() => linear('c', g.input('y', 'float32', ['batch', 'n']), 2)).toThrow(/linear 'c': the last axis of y float32\[batch,n\] must be static/);
   });
 });

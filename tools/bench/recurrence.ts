@@ -44,6 +44,12 @@ export interface FormResult {
   forward_backward_ms: number;
 }
 
+/** A form's timings and one run of its training model, for comparing the forms' numbers. */
+interface FormRun {
+  result: FormResult;
+  outputs: Record<string, Float32Array>;
+}
+
 export interface RecurrenceBenchResult {
   config: Required<RecurrenceBenchOptions>;
   unrolled: FormResult;
@@ -55,6 +61,8 @@ export interface RecurrenceBenchResult {
   /** Recurrent weight gradient over all steps: T per-step Gemms summed by one Sum node, vs Concat + one Gemm. */
   weight_grad_sum_ms: number;
   weight_grad_concat_ms: number;
+  /** Largest difference between the two forms' loss and gradients on the same batch, relative to each output's largest magnitude. */
+  forms_max_rel_diff: number;
 }
 
 function elapsed(start: number): number {
@@ -81,6 +89,7 @@ function randomFeeds(inputs: readonly Tensor[], batch: number, classes: number):
     const n = dims.reduce((a, b) => a * b, 1);
     if (t.dtype === 'int64') feeds[t.name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i % classes)), dims);
     else if (t.kind === 'param') feeds[t.name] = new ort.Tensor('float32', Float32Array.from(t.value as Float32Array), dims);
+    else if (t.name === 'h0') feeds[t.name] = new ort.Tensor('float32', new Float32Array(n), dims);
     else {
       const data = new Float32Array(n);
       for (let i = 0; i < n; i++) {
@@ -120,7 +129,7 @@ interface Measured {
   patch?: (m: ModelProto) => void;
 }
 
-async function measureForm(m: Measured, cfg: Required<RecurrenceBenchOptions>): Promise<FormResult> {
+async function measureForm(m: Measured, cfg: Required<RecurrenceBenchOptions>): Promise<FormRun> {
   let t = performance.now();
   const trainModel = toModel(m.g, { outputs: m.training, paramsAs: 'inputs', inputs: m.trainingInputs });
   m.patch?.(trainModel);
@@ -137,9 +146,11 @@ async function measureForm(m: Measured, cfg: Required<RecurrenceBenchOptions>): 
   const fwdFeeds = randomFeeds(m.forwardInputs ?? modelInputs(m.g, Object.values(m.forward)), cfg.batch, cfg.classes);
   const forward_ms = await medianMs(() => fwd.run(fwdFeeds), cfg.runs);
   const forward_backward_ms = await medianMs(() => train.run(trainFeeds), cfg.runs);
+  const out = await train.run(trainFeeds);
   await fwd.dispose();
   await train.dispose();
-  return {
+  const outputs = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+  const result = {
     nodes: trainModel.graph?.node.length ?? 0,
     build_ms: m.build_ms,
     autodiff_ms: m.autodiff_ms,
@@ -148,6 +159,23 @@ async function measureForm(m: Measured, cfg: Required<RecurrenceBenchOptions>): 
     forward_ms,
     forward_backward_ms,
   };
+  return { result, outputs };
+}
+
+function maxRelativeDiff(a: Record<string, Float32Array>, b: Record<string, Float32Array>): number {
+  let worst = 0;
+  for (const [name, x] of Object.entries(a)) {
+    const y = b[name];
+    if (!y || y.length !== x.length) return Infinity;
+    let diff = 0;
+    let scale = 1e-12;
+    for (let i = 0; i < x.length; i++) {
+      diff = Math.max(diff, Math.abs(x[i] - y[i]));
+      scale = Math.max(scale, Math.abs(x[i]));
+    }
+    worst = Math.max(worst, diff / scale);
+  }
+  return worst;
 }
 
 function unrolledForm(cfg: Required<RecurrenceBenchOptions>): Measured {
@@ -343,6 +371,7 @@ export async function benchRecurrence(options: RecurrenceBenchOptions = {}): Pro
   };
   const unrolled = await measureForm(unrolledForm(cfg), cfg);
   const scan = await measureForm(scanForm(cfg), cfg);
+  const forms_max_rel_diff = maxRelativeDiff(unrolled.outputs, scan.outputs);
 
   const t = performance.now();
   const artifacts = compileTraining(
@@ -368,7 +397,16 @@ export async function benchRecurrence(options: RecurrenceBenchOptions = {}): Pro
   const train_step_ms = await medianMs(() => session.step(batch), cfg.runs);
   await session.release();
   const wg = await weightGradForms(cfg);
-  return { config: cfg, unrolled, scan, compile_seconds, train_step_ms, weight_grad_sum_ms: wg.sum, weight_grad_concat_ms: wg.concat };
+  return {
+    config: cfg,
+    unrolled: unrolled.result,
+    scan: scan.result,
+    compile_seconds,
+    train_step_ms,
+    weight_grad_sum_ms: wg.sum,
+    weight_grad_concat_ms: wg.concat,
+    forms_max_rel_diff,
+  };
 }
 
 function table(r: RecurrenceBenchResult): string {
@@ -386,6 +424,7 @@ function table(r: RecurrenceBenchResult): string {
     `GRU, ${c.steps} steps, batch ${c.batch}, hidden ${c.hidden}, ${c.features} features, ${c.classes} classes, ${c.threads} threads (median of ${c.runs} runs)`,
     `${'measure'.padEnd(28)}${'unrolled'.padStart(12)}${'Scan'.padStart(12)}`,
     ...rows.map(([label, key, digits]) => `${label.padEnd(28)}${r.unrolled[key].toFixed(digits).padStart(12)}${r.scan[key].toFixed(digits).padStart(12)}`),
+    `the two forms' loss and gradients agree to ${r.forms_max_rel_diff.toExponential(1)} (relative)`,
     `compile (compileTraining + session), unrolled GRU student: ${r.compile_seconds.toFixed(2)} s`,
     `training step (forward, backward, Adam): ${r.train_step_ms.toFixed(2)} ms`,
     `w_hh gradient over ${c.steps} steps: Sum of Gemms ${r.weight_grad_sum_ms.toFixed(2)} ms, Concat + one Gemm ${r.weight_grad_concat_ms.toFixed(2)} ms`,
