@@ -3,6 +3,7 @@ import { GraphError } from '../errors.js';
 import { type OutputSpec, defineOp } from '../op.js';
 import { type Dim, Tensor, formatShape, isFloat, mulDims } from '../tensor.js';
 import { reduceSum } from './reduce.js';
+import { matmul } from './matmul.js';
 import { reshape, slice, transpose } from './shape.js';
 
 type Pair = [number, number];
@@ -126,38 +127,40 @@ function convAttributes(a: ConvAttrs) {
 }
 
 /**
- * Gradient of a convolution's weight: a convolution of the input (batch moved to channels, grouped) with the
- * output gradient as the kernel, where stride and dilation trade places. `x` [N, Cin, H, W] is the input of
- * the convolution and `gy` [N, Cout, Ho, Wo] the gradient of its output; the result is [Cout, Cin/g, kh, kw].
+ * The patches of x (im2col): [N, C, H, W] -> [N, C*kh*kw, Ho, Wo], channel c*kh*kw + i*kw + j holding the input
+ * under kernel tap (i, j) at each output position. A depthwise convolution with one-hot kernels does it in one
+ * node; a 1x1 kernel at stride 1 without pads needs none.
+ */
+function unfold(x: Tensor, a: ConvAttrs): Tensor {
+  const [kh, kw] = a.kernel;
+  const taps = kh * kw;
+  if (taps === 1 && a.strides.every((v) => v === 1) && a.pads.every((v) => v === 0)) return x;
+  const c = staticDim(x.shape[1], 'input channels');
+  const eye = new Array<number>(c * taps * taps).fill(0);
+  for (let ch = 0; ch < c; ch++) for (let t = 0; t < taps; t++) eye[(ch * taps + t) * taps + t] = 1;
+  const kernels = x.graph.constant(eye, { dtype: x.dtype, shape: [c * taps, 1, kh, kw] });
+  return applyConv(x, kernels, null, { ...a, group: c });
+}
+
+/**
+ * Gradient of a convolution's weight: x [N, Cin, H, W] is the convolution's input and gy [N, Cout, Ho, Wo] the
+ * gradient of its output; the result is [Cout, Cin/g, kh, kw]. The input's patches are contracted with gy over
+ * batch and positions in one MatMul per group (batched over groups), which onnxruntime's CPU provider runs
+ * 20-35% faster than the classic convolution over swapped axes for the VAE's layers (see graphs/README.md).
  */
 function convWeightGrad(x: Tensor, gy: Tensor, a: ConvAttrs): Tensor {
   const g = a.group;
   const cin = staticDim(x.shape[1], 'input channels');
-  const pads: Quad = [a.pads[0], a.pads[1], 0, 0];
-  const crop: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const size = x.shape[2 + i] as number;
-    const ho = gy.shape[2 + i] as number;
-    const end = (a.kernel[i] - 1) * a.dilations[i] + (ho - 1) * a.strides[i] + 1 - size - a.pads[i];
-    pads[2 + i] = Math.max(end, 0);
-    crop.push(size + Math.min(end, 0));
-  }
-  let xs = cropTo(x, crop);
-  if (g === 1) xs = transpose(xs, [1, 0, 2, 3]);
-  else {
-    const [h, w] = xs.shape.slice(2) as number[];
-    const split = transpose(reshape(xs, [xs.shape[0], g, cin / g, h, w]), [2, 1, 0, 3, 4]);
-    xs = reshape(split, [cin / g, mulDims(g, xs.shape[0]), h, w]);
-  }
-  const kernel = transpose(gy, [1, 0, 2, 3]);
-  const out = applyConv(xs, kernel, null, {
-    kernel: [kernel.shape[2] as number, kernel.shape[3] as number],
-    strides: a.dilations,
-    dilations: a.strides,
-    pads,
-    group: g,
-  });
-  return transpose(out, [1, 0, 2, 3]);
+  const cout = staticDim(gy.shape[1], 'output channels');
+  const [kh, kw] = a.kernel;
+  const taps = kh * kw;
+  const n = x.shape[0];
+  const positions = (gy.shape[2] as number) * (gy.shape[3] as number);
+  const rows = mulDims(n, positions);
+  const patches = transpose(reshape(unfold(x, a), [n, g, (cin / g) * taps, positions]), [1, 0, 3, 2]);
+  const grads = transpose(reshape(gy, [n, g, cout / g, positions]), [1, 2, 0, 3]);
+  const dw = matmul(reshape(grads, [g, cout / g, rows]), reshape(patches, [g, rows, (cin / g) * taps]));
+  return reshape(dw, [cout, cin / g, kh, kw]);
 }
 
 /** Keeps the first `size` rows and columns of t [N, C, H, W]; no node when nothing is cut. */

@@ -131,6 +131,8 @@ function referenceLoss(y: Float64Array, batch: number): number {
 
 const convCases: Case[] = [
   { name: 'stride 1, pads 0', x: [2, 3, 6, 6], w: [4, 3, 3, 3], geo: geometry({}) },
+  { name: '1x1 kernel, groups 2', x: [2, 4, 3, 5], w: [6, 2, 1, 1], geo: geometry({ groups: 2 }) },
+  { name: '1x1 kernel, stride 2', x: [2, 3, 5, 5], w: [2, 3, 1, 1], geo: geometry({ stride: [2, 2] }) },
   { name: 'stride 2, pads 1, odd size', x: [2, 3, 7, 7], w: [4, 3, 3, 3], geo: geometry({ stride: [2, 2], pads: [1, 1, 1, 1] }) },
   { name: 'stride 2, pads 1, kernel 4 (encoder)', x: [2, 3, 8, 8], w: [4, 3, 4, 4], geo: geometry({ stride: [2, 2], pads: [1, 1, 1, 1] }) },
   { name: 'dilation 2, pads 1', x: [2, 2, 7, 6], w: [3, 2, 3, 3], geo: geometry({ dilation: [2, 2], pads: [1, 1, 1, 1] }) },
