@@ -140,6 +140,17 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
   const nameOf = (t: Tensor): string => rename.get(t.id) ?? t.name;
 
   const extra = new Map<string, { name: string; values: readonly number[] }>();
+  const attributes = new Map<string, AttributeProto>();
+  const attribute = (a: OnnxAttribute): AttributeProto => {
+    if (a.type === 'tensor' || a.type === 'graph') return attributeProto(a);
+    const key = `${a.name}:${a.type}:${String(a.value)}`;
+    let proto = attributes.get(key);
+    if (proto === undefined) {
+      proto = attributeProto(a);
+      attributes.set(key, proto);
+    }
+    return proto;
+  };
   const nodeProtos: NodeProto[] = [];
   const domains = new Map<string, number>();
   for (const n of nodes) {
@@ -168,7 +179,7 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
         domain: n.op.domain,
         input: inputNames,
         output: outputNames,
-        attribute: (enc.attributes ?? []).map(attributeProto),
+        attribute: enc.attributes ? enc.attributes.map(attribute) : [],
       }),
     );
   }
