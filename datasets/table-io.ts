@@ -1,7 +1,7 @@
 /** @file Arrow IPC tables on disk: atomic sharded writes, whole-table reads, and record-batch streams. */
 
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import {
   AsyncByteQueue,
@@ -207,6 +207,11 @@ export async function writeTable(file: string, source: BatchSource, options: Wri
     return current;
   };
 
+  try {
+    await mkdir(naming.dir, { recursive: true });
+  } catch (err) {
+    throw new DatasetError(`${file}: cannot create its directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
   try {
     if (schema) begin(schema);
     for await (let batch of batchesOf(source)) {

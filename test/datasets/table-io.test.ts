@@ -145,6 +145,7 @@ describe('shards and record batches', () => {
     );
     const written = await writeTable(file, batches, { maxRowsPerShard: 6, maxRowsPerBatch: 4, kind: 'trials' });
     expect(written.rows).toBe(20);
+    expect((await writeTable(path.join(dir, 'new', 'deeper', 't.arrow'), trialsBatch(2))).files).toHaveLength(1);
     expect(written.files.map((f) => path.basename(f))).toEqual([
       'trials-00000.arrow',
       'trials-00001.arrow',
