@@ -120,8 +120,8 @@ function copyRow(src: Float32Array, from: number, dst: Float32Array, to: number,
 }
 
 /**
- * Uninitialized memory for `n` elements. Every element a batch exposes is written before delivery, and skipping the
- * zero fill of a fresh allocation roughly doubles streaming speed.
+ * Uninitialized memory for `n` elements: every element a batch exposes is written before delivery, so the zero fill
+ * of a fresh allocation would be a wasted pass over memory.
  */
 function uninitialized<A extends Float32Array | Int32Array>(Type: { new (b: ArrayBufferLike, o: number, n: number): A }, n: number): A {
   const bytes = Buffer.allocUnsafeSlow(n * 4);
