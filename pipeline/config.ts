@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigError, describeFsError } from './errors.js';
 import { packageRoot } from './package.js';
 import { describeIssues, keyPath, valueAt } from './validation.js';
 
@@ -414,7 +414,7 @@ function readConfigSource(file: string): ConfigSource {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`Config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Check that it exists and is readable.`);
+    throw new ConfigError(`Config file ${file} cannot be read (${describeFsError(err)}). Check that it exists and is readable.`);
   }
   const lineCounter = new YAML.LineCounter();
   const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: true });

@@ -33,3 +33,21 @@ export class ReportError extends B2mError {}
 export function isUserError(err: unknown): err is Error & { exitCode?: number } {
   return err instanceof Error && (err as { userError?: unknown }).userError === true;
 }
+
+const FS_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'it does not exist',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'a part of the path is a file, not a folder',
+  EISDIR: 'it is a folder',
+  ENOSPC: 'the disk is full',
+  EROFS: 'the file system is read-only',
+};
+
+/** A few words for a file-system error a person can act on ("permission denied"), with its code. */
+export function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined) return err instanceof Error ? err.message : String(err);
+  return FS_REASONS[code] ? `${FS_REASONS[code]}, ${code}` : code;
+}

@@ -1,8 +1,8 @@
 /** @file summary.json: the numbers of a run for machines and for the report (zod schema, types, read, write, describe). */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { SummaryError } from './errors.js';
+import { SummaryError, describeFsError } from './errors.js';
 import { describeIssues } from './validation.js';
 
 /** The summary's file name inside a run directory. */
@@ -132,7 +132,7 @@ export function readSummary(file: string): Summary {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code ?? (err as Error).message})`;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${describeFsError(err)})`;
     throw new SummaryError(`${file} ${why}. Give the summary.json of a run directory (written by \`b2m compare\` or \`b2m run\`).`);
   }
   let data: unknown;
@@ -148,8 +148,13 @@ export function readSummary(file: string): Summary {
 export function writeSummary(file: string, summary: Summary): void {
   const checked = parseSummary(summary, file);
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  writeFileSync(temporary, `${JSON.stringify(checked, null, 2)}\n`);
-  renameSync(temporary, file);
+  try {
+    writeFileSync(temporary, `${JSON.stringify(checked, null, 2)}\n`);
+    renameSync(temporary, file);
+  } catch (err) {
+    if (existsSync(temporary)) rmSync(temporary);
+    throw new SummaryError(`${file} cannot be written (${describeFsError(err)}). Check that the run directory exists and is writable.`);
+  }
 }
 
 /** A few lines a person reads in a terminal: per experiment, each strategy's primary metric with its CI and p-value. */

@@ -1,7 +1,7 @@
 /** @file Images named in a summary, embedded in the report as data URIs so the page opens offline. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ReportError } from '../errors.js';
+import { ReportError, describeFsError } from '../errors.js';
 
 const SIGNATURES: readonly { mime: string; bytes: readonly number[] }[] = [
   { mime: 'image/png', bytes: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] },
@@ -26,7 +26,7 @@ export function imageDataUri(runDir: string, reference: string, where: string): 
     bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ReportError(`${where} names ${file}, which ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`}. Image paths are relative to the run directory ${runDir}; rerun the stage that writes them, or fix summary.json.`);
+    throw new ReportError(`${where} names ${file}, which ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${describeFsError(err)})`}. Image paths are relative to the run directory ${runDir}; rerun the stage that writes them, or fix summary.json.`);
   }
   const format = SIGNATURES.find((s) => s.bytes.every((b, i) => bytes[i] === b));
   if (!format) {

@@ -1,8 +1,8 @@
 /** @file The run report: one self-contained HTML page (inline CSS, SVG charts, data-URI images) built from summary.json. */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { toYaml } from '../config.js';
-import { ReportError } from '../errors.js';
+import { ReportError, describeFsError } from '../errors.js';
 import type { CurveSummary, ExperimentSummary, MetricSummary, Summary } from '../summary.js';
 import { formatNumber, formatP, formatSigned } from '../summary.js';
 import { learningCurveSpec, metricSpec, renderSvg, similaritySpec, strategyColors, strategyOrder } from './charts.js';
@@ -30,8 +30,8 @@ export async function writeReport(runDir: string, summary: Summary, options: { f
     writeFileSync(temporary, html);
     renameSync(temporary, file);
   } catch (err) {
-    rmSync(temporary, { force: true });
-    throw new ReportError(`The report cannot be written to ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Check that the folder exists and is writable, or write elsewhere with --out.`);
+    if (existsSync(temporary)) rmSync(temporary);
+    throw new ReportError(`The report cannot be written to ${file} (${describeFsError(err)}). Check that the folder exists and is writable, or write elsewhere with --out.`);
   }
   return file;
 }

@@ -151,6 +151,11 @@ describe('b2m cli', () => {
     expect(written.stderr).toBe('');
     expect(readFileSync(path.join(dir, 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*latent[\s\S]*<\/svg>/);
 
+    const blocked = await b2m('report', dir, '--quiet', '--out', path.join(dir, 'summary.json', 'report.html'));
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toMatch(/The report cannot be written to .*summary\.json\/report\.html \(a part of the path is a file, not a folder, E[A-Z]+\)/);
+    expectNoStack(blocked.stderr);
+
     const inspected = await b2m('inspect', dir);
     expect(inspected.code).toBe(0);
     expect(inspected.stdout).toMatch(/memory-decision \(memory-decision\): accuracy, higher is better/);
