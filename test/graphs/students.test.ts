@@ -192,7 +192,7 @@ describe('sceneVae', () => {
     const img = v.images;
     const nchw = new Float64Array(N * 3 * S * S);
     for (let n = 0; n < N; n++) for (let c = 0; c < 3; c++) for (let i = 0; i < S * S; i++) nchw[(n * 3 + c) * S * S + i] = img[(n * S * S + i) * 3 + c];
-    let h = nchw;
+    let h: Float64Array = nchw;
     let size = S;
     let cin = 3;
     channels.forEach((c, k) => {
@@ -209,7 +209,7 @@ describe('sceneVae', () => {
     const mean = linearRows(h, flat, p('encoder.mean.weight'), p('encoder.mean.bias'), L);
     const logvar = linearRows(h, flat, p('encoder.logvar.weight'), p('encoder.logvar.bias'), L);
     const z = mean.map((m, i) => m + Math.exp(0.5 * logvar[i]) * v.noise[i]);
-    let d = linearRows(z, L, p('decoder.fc.weight'), p('decoder.fc.bias'), flat);
+    let d: Float64Array = linearRows(z, L, p('decoder.fc.weight'), p('decoder.fc.bias'), flat);
     const outs = [...channels.slice(0, -1).reverse(), 3];
     outs.forEach((m, k) => {
       d = referenceConvTranspose(d.map((u) => Math.max(u, 0)), N, cin, size, p(`decoder.deconv${k}.weight`), p(`decoder.deconv${k}.bias`), m);
