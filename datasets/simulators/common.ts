@@ -2,12 +2,6 @@
 
 import { DatasetError } from '../errors.js';
 
-/** Split names in code order: a `Uint8Array` of split codes indexes this list. */
-export const SPLIT_NAMES = ['train', 'val', 'test'] as const;
-
-/** One of the dataset splits. */
-export type SplitName = (typeof SPLIT_NAMES)[number];
-
 /** Every field optional, recursively; tuples and arrays are replaced whole. */
 export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
@@ -87,7 +81,7 @@ export function checkRange(name: string, range: readonly [number, number], min: 
   }
 }
 
-/** Split codes for `counts` rows laid out train first, then val, then test. */
+/** Split codes (indexes into the data layer's `SPLITS`) for `counts` rows laid out train first, then val, then test. */
 export function splitCodes(counts: { train: number; val: number; test: number }): Uint8Array {
   const codes = new Uint8Array(counts.train + counts.val + counts.test);
   codes.fill(1, counts.train, counts.train + counts.val);

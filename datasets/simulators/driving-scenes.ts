@@ -24,9 +24,9 @@ export interface DrivingSceneImagesConfig {
 
 /**
  * EEG recorded while subjects viewed scenes. Each scene factor drives a source with its own scalp pattern and
- * evoked time course (P1 for brightness, N1 for contrast lost to fog, N170 for a lead vehicle, lateralized
- * components for curvature and lane offset, a P300 for a near lead vehicle, an early occipital response to dashed
- * markings); background activity is spatially correlated 1/f noise plus an alpha rhythm, and every channel adds
+ * evoked time course (P1 for brightness, N1 for contrast lost to fog, N170 for a lead vehicle, a parieto-occipital
+ * response to dashed markings, lateralized components for curvature and lane offset, a P300 for a near lead
+ * vehicle); background activity is spatially correlated 1/f noise plus an alpha rhythm, and every channel adds
  * white sensor noise. Subjects differ in patterns, latencies, gains and noise.
  */
 export interface DrivingEegConfig {
@@ -346,19 +346,24 @@ function lobe(x: number, y: number, z: number): string {
   return 'occipital';
 }
 
+/** A source's projection: a signed Gaussian blob on the scalp around `at` (a unit vector). */
+interface Pole {
+  at: readonly [number, number, number];
+  weight: number;
+}
+
 /**
- * An evoked component: where on the head its source projects (a positive and optionally a negative pole, as
- * unit vectors), its latency and width, its polarity, and how its amplitude follows the scene factors.
+ * An evoked component: where on the head its sources project (signed poles: same signs for bilateral sources,
+ * opposite signs for lateralized ones), its latency and width, and how its amplitude follows the scene factors.
  */
 interface Component {
   name: string;
-  pole: readonly [number, number, number];
-  antiPole?: readonly [number, number, number];
+  poles: readonly Pole[];
   /** Spatial spread of each pole (chord distance on the unit sphere). */
   spread: number;
   latencyMs: number;
   widthMs: number;
-  /** Peak amplitude (µV) per unit of drive. */
+  /** Peak amplitude (µV, signed) per unit of drive. */
   amplitudeUv: number;
   /** The drive from one scene's factors. */
   drive: (f: Record<SceneFactor, number>) => number;
@@ -369,21 +374,27 @@ function unit(x: number, y: number, z: number): [number, number, number] {
   return [x / n, y / n, z / n];
 }
 
-/** The evoked components, each driven by one factor (or one combination a viewer's brain would compute). */
+function pole(x: number, y: number, z: number, weight = 1): Pole {
+  return { at: unit(x, y, z), weight };
+}
+
+/**
+ * The evoked components, each driven by one factor (or one combination a viewer's brain would compute), at
+ * latencies and scalp sites where the field would expect them; components close in time sit apart on the scalp.
+ */
 const COMPONENTS: readonly Component[] = [
   {
     name: 'P1 (luminance)',
-    pole: unit(0, -0.95, 0.3),
-    spread: 0.45,
+    poles: [pole(0, -0.9, -0.1)],
+    spread: 0.55,
     latencyMs: 100,
-    widthMs: 18,
-    amplitudeUv: 10,
+    widthMs: 20,
+    amplitudeUv: 12,
     drive: (f) => 0.2 + f.brightness,
   },
   {
     name: 'N1 (contrast)',
-    pole: unit(-0.7, -0.7, 0.1),
-    antiPole: unit(0.7, -0.7, 0.1),
+    poles: [pole(-0.75, -0.6, 0), pole(0.75, -0.6, 0)],
     spread: 0.4,
     latencyMs: 150,
     widthMs: 20,
@@ -392,7 +403,7 @@ const COMPONENTS: readonly Component[] = [
   },
   {
     name: 'N170 (vehicle)',
-    pole: unit(0.85, -0.5, 0.05),
+    poles: [pole(0.85, -0.5, 0.05), pole(-0.85, -0.5, 0.05, 0.4)],
     spread: 0.4,
     latencyMs: 170,
     widthMs: 18,
@@ -400,50 +411,48 @@ const COMPONENTS: readonly Component[] = [
     drive: (f) => f.lead_present * (1.2 - 0.6 * f.lead_distance),
   },
   {
-    name: 'N2pc-like (curvature)',
-    pole: unit(-0.75, -0.6, 0.3),
-    antiPole: unit(0.75, -0.6, 0.3),
+    name: 'parieto-occipital texture (dashed markings)',
+    poles: [pole(0, -0.7, 0.7)],
+    spread: 0.35,
+    latencyMs: 200,
+    widthMs: 25,
+    amplitudeUv: 5,
+    drive: (f) => f.marking_dashed - 0.5,
+  },
+  {
+    name: 'lateralized posterior (curvature)',
+    poles: [pole(-0.75, -0.55, 0.35), pole(0.75, -0.55, 0.35, -1)],
     spread: 0.45,
-    latencyMs: 230,
+    latencyMs: 240,
     widthMs: 30,
     amplitudeUv: 3,
     drive: (f) => f.curvature,
   },
   {
     name: 'lateralized central (lane offset)',
-    pole: unit(-0.7, 0, 0.7),
-    antiPole: unit(0.7, 0, 0.7),
+    poles: [pole(-0.7, 0, 0.7), pole(0.7, 0, 0.7, -1)],
     spread: 0.45,
-    latencyMs: 280,
+    latencyMs: 290,
     widthMs: 35,
     amplitudeUv: 3,
     drive: (f) => f.offset,
   },
   {
     name: 'P300 (near vehicle)',
-    pole: unit(0, -0.6, 0.8),
+    poles: [pole(0, -0.6, 0.8)],
     spread: 0.6,
     latencyMs: 340,
     widthMs: 55,
     amplitudeUv: 8,
     drive: (f) => f.lead_present * (1 - f.lead_distance),
   },
-  {
-    name: 'occipital texture (dashed markings)',
-    pole: unit(0, -0.85, 0.55),
-    spread: 0.35,
-    latencyMs: 125,
-    widthMs: 15,
-    amplitudeUv: 5,
-    drive: (f) => f.marking_dashed - 0.5,
-  },
 ];
 
 /** The occipital pole of the alpha rhythm. */
 const ALPHA_POLE = unit(0, -0.9, 0.45);
 
-/** A pattern over channels: Gaussian blobs of `spread` at the pole (and minus one at the antipole), average referenced. */
-function scalpPattern(pos: Float64Array, pole: readonly number[], antiPole: readonly number[] | undefined, spread: number): Float64Array {
+/** A pattern over channels: signed Gaussian blobs of `spread` at the poles, average referenced. */
+function scalpPattern(pos: Float64Array, poles: readonly Pole[], spread: number): Float64Array {
   const C = pos.length / 3;
   const out = new Float64Array(C);
   const blob = (c: number, p: readonly number[]) => {
@@ -452,7 +461,9 @@ function scalpPattern(pos: Float64Array, pole: readonly number[], antiPole: read
   };
   let mean = 0;
   for (let c = 0; c < C; c++) {
-    out[c] = blob(c, pole) - (antiPole ? blob(c, antiPole) : 0);
+    let v = 0;
+    for (const p of poles) v += p.weight * blob(c, p.at);
+    out[c] = v;
     mean += out[c]!;
   }
   mean /= C;
@@ -460,7 +471,7 @@ function scalpPattern(pos: Float64Array, pole: readonly number[], antiPole: read
   return out;
 }
 
-/** Moves a unit vector by a random tangent step of size about `scale`, back onto the sphere. */
+/** Moves a unit vector by a random step of size about `scale`, back onto the sphere. */
 function jitterPole(rng: Rng, p: readonly number[], scale: number): [number, number, number] {
   return unit(p[0]! + scale * rng.normal(), p[1]! + scale * rng.normal(), p[2]! + scale * rng.normal());
 }
@@ -513,10 +524,9 @@ function buildEegSubject(eeg: DrivingEegConfig, pos: Float64Array, seed: number,
   const patterns = new Float64Array(K * C);
   const latencyShiftMs = new Float64Array(K);
   COMPONENTS.forEach((comp, k) => {
-    const pole = jitterPole(rng, comp.pole, 0.4 * sv);
-    const anti = comp.antiPole ? jitterPole(rng, comp.antiPole, 0.4 * sv) : undefined;
+    const poles = comp.poles.map((p) => ({ at: jitterPole(rng, p.at, 0.4 * sv), weight: p.weight }));
     const spread = comp.spread * Math.exp(sv * 0.5 * rng.normal());
-    const pattern = scalpPattern(pos, pole, anti, spread);
+    const pattern = scalpPattern(pos, poles, spread);
     let peak = 0;
     for (let c = 0; c < C; c++) peak = Math.max(peak, Math.abs(pattern[c]!));
     const gain = (eeg.evokedGain * comp.amplitudeUv * Math.exp(sv * rng.normal())) / (peak || 1);
@@ -528,14 +538,14 @@ function buildEegSubject(eeg: DrivingEegConfig, pos: Float64Array, seed: number,
     const z = rng.uniformIn(-0.3, 1);
     const phi = rng.uniformIn(0, 2 * Math.PI);
     const r = Math.sqrt(1 - z * z);
-    const pattern = scalpPattern(pos, [r * Math.cos(phi), r * Math.sin(phi), z], undefined, 0.6);
+    const pattern = scalpPattern(pos, [{ at: [r * Math.cos(phi), r * Math.sin(phi), z], weight: 1 }], 0.6);
     for (let c = 0; c < C; c++) backgroundMixing[c * B + b] = pattern[c]!;
   }
   let power = 0;
   for (let i = 0; i < C * B; i++) power += backgroundMixing[i]! ** 2;
   const scale = eeg.backgroundUv / Math.sqrt(power / C || 1);
   for (let i = 0; i < C * B; i++) backgroundMixing[i]! *= scale;
-  const alphaPattern = scalpPattern(pos, jitterPole(rng, ALPHA_POLE, 0.4 * sv), undefined, 0.5);
+  const alphaPattern = scalpPattern(pos, [{ at: jitterPole(rng, ALPHA_POLE, 0.4 * sv), weight: 1 }], 0.5);
   let alphaPeak = 0;
   for (let c = 0; c < C; c++) alphaPeak = Math.max(alphaPeak, Math.abs(alphaPattern[c]!));
   for (let c = 0; c < C; c++) alphaPattern[c]! /= alphaPeak || 1;

@@ -58,9 +58,11 @@ export interface MemoryBrainConfig {
   /** Share of each subject's trials assigned to the validation split; the rest are training trials. */
   valFraction: number;
   /**
-   * How brain trials relate to task trials. `trial`: every subject saw the offers of the first task trials of
-   * the matching split, and `trial_id` names that task trial (positives by trial). `condition`: offers are drawn
-   * independently and brain trials match task trials only through their condition key (`trial_id` null).
+   * How brain trials relate to task trials. Task trials are dealt to the subjects in turn within each split, as
+   * if each subject did its share. `trial`: a subject's brain trials show the offers of its first task trials of
+   * the matching split, and `trial_id` names that task trial (positives by trial; the delay follows the
+   * recording's own timing). `condition`: offers are drawn independently and brain trials match task trials only
+   * through their condition key (`trial_id` null).
    */
   pairing: 'trial' | 'condition';
   /** Neurons recorded per subject. */
@@ -137,8 +139,11 @@ export interface MemoryTaskTrials {
   /** `[count, timeBins, featureNames.length]`. */
   inputs: Float32Array;
   trialId: Int32Array;
-  /** Split codes indexing `SPLIT_NAMES`. */
+  /** Split codes indexing the data layer's `SPLITS` (train, val, test). */
   split: Uint8Array;
+  subjectNames: readonly string[];
+  /** Index into `subjectNames`: trials are dealt to subjects in turn within each split. */
+  subject: Int32Array;
   offer1: Int32Array;
   offer2: Int32Array;
   delayBins: Int32Array;
@@ -198,7 +203,7 @@ export function defaultMemoryDecisionConfig(): MemoryDecisionConfig {
     task: {
       trials: { train: 20000, val: 2000, test: 2000 },
       offerLevels: 6,
-      timing: { timeBins: 60, fixationBins: 3, offerBins: 4, delayBins: [10, 40], goGapBins: 2, responseBins: 1 },
+      timing: { timeBins: 60, fixationBins: 2, offerBins: 4, delayBins: [10, 40], goGapBins: 1, responseBins: 1 },
       inputNoise: 0.1,
     },
     brain: {
@@ -274,10 +279,11 @@ export function resolveMemoryDecisionConfig(options?: DeepPartial<MemoryDecision
   checkNumber('memoryDecision.brain.subjectVariability', brain.subjectVariability, 0, 5);
   if (brain.pairing === 'trial') {
     const { train, val } = brainSplitCounts(brain);
-    if (train > task.trials.train || val > task.trials.val) {
+    const S = brain.subjects;
+    if (train * S > task.trials.train || val * S > task.trials.val) {
       throw new DatasetError(
-        `memoryDecision.brain.pairing is 'trial', so each subject's ${train} training and ${val} validation brain ` +
-          `trials need as many task trials, but task.trials has train ${task.trials.train} and val ${task.trials.val}; ` +
+        `memoryDecision.brain.pairing is 'trial', so ${S} subjects with ${train} training and ${val} validation brain ` +
+          `trials each need ${train * S} and ${val * S} task trials, but task.trials has train ${task.trials.train} and val ${task.trials.val}; ` +
           `raise task.trials, lower brain.trialsPerSubject or brain.valFraction, or use pairing 'condition'`,
       );
     }
@@ -380,6 +386,8 @@ export function simulateMemoryTask(config: MemoryDecisionConfig, seed: number): 
     inputs,
     trialId,
     split: splitCodes(trials),
+    subjectNames: subjectNames(config.brain.subjects),
+    subject: dealSubjects(trials, config.brain.subjects),
     offer1,
     offer2,
     delayBins,
@@ -414,8 +422,18 @@ interface SubjectModel {
   channels: UnitChannel[];
 }
 
-function subjectName(s: number): string {
-  return `sub-${String(s + 1).padStart(2, '0')}`;
+function subjectNames(count: number): string[] {
+  return Array.from({ length: count }, (_, s) => `sub-${String(s + 1).padStart(2, '0')}`);
+}
+
+/** Subject of each trial when each split's trials are dealt to `subjects` subjects in turn. */
+function dealSubjects(counts: { train: number; val: number; test: number }, subjects: number): Int32Array {
+  const out = new Int32Array(counts.train + counts.val + counts.test);
+  let i = 0;
+  for (const n of [counts.train, counts.val, counts.test]) {
+    for (let k = 0; k < n; k++, i++) out[i] = k % subjects;
+  }
+  return out;
 }
 
 function buildSubject(brain: MemoryBrainConfig, seed: number, s: number): SubjectModel {
@@ -440,7 +458,7 @@ function buildSubject(brain: MemoryBrainConfig, seed: number, s: number): Subjec
   const memoryTimescale = brain.memoryTimescaleBins * Math.exp(brain.subjectVariability * rng.normal());
   const sites = rng.permutation(UNIT_SITES.length).subarray(0, PROBES_PER_SUBJECT);
   const channels: UnitChannel[] = [];
-  const name = subjectName(s);
+  const name = subjectNames(s + 1)[s]!;
   for (let n = 0; n < N; n++) {
     const site = UNIT_SITES[sites[rng.int(PROBES_PER_SUBJECT)]!]!;
     channels.push({
@@ -641,7 +659,7 @@ export function simulateMemoryBrain(config: MemoryDecisionConfig, task: MemoryTa
       const isVal = p >= counts.train;
       split[i] = isVal ? 1 : 0;
       if (brain.pairing === 'trial') {
-        const id = isVal ? firstVal + (p - counts.train) : p;
+        const id = isVal ? firstVal + (p - counts.train) * S + s : p * S + s;
         trialId[i] = id;
         offer1[i] = task.offer1[id]!;
         offer2[i] = task.offer2[id]!;
@@ -672,7 +690,7 @@ export function simulateMemoryBrain(config: MemoryDecisionConfig, task: MemoryTa
     timeBins: T,
     neurons: N,
     binSeconds: brain.binSeconds,
-    subjectNames: Array.from({ length: S }, (_, s) => subjectName(s)),
+    subjectNames: subjectNames(S),
     subject,
     trialId,
     split,

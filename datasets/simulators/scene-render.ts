@@ -43,7 +43,7 @@ const LINE_WIDTH = 0.06;
 const EDGE_LINE_AT = 0.93;
 const DASH_PERIOD = 3;
 const DASH_DUTY = 0.45;
-const FOG_PER_DEPTH = 0.25;
+const FOG_PER_DEPTH = 0.6;
 const VEHICLE_WIDTH = 0.7;
 const VEHICLE_HEIGHT = 0.5;
 
