@@ -9,12 +9,13 @@ import { UsageError, isUserError } from './errors.js';
 import { b2mVersion } from './package.js';
 import { nearest } from './validation.js';
 
+/** Erases a stage's own option type so stages with different options fit in one list. */
+function stage<U>(module: CommandModule<GlobalOptions, U>): CommandModule<GlobalOptions, never> {
+  return module as unknown as CommandModule<GlobalOptions, never>;
+}
+
 /** The stages, each a yargs command module in `pipeline/commands/<stage>.ts`; `b2m --help` lists them in this order. */
-export const STAGES: readonly CommandModule<GlobalOptions, never>[] = [
-  configCommand as CommandModule<GlobalOptions, never>,
-  reportCommand as CommandModule<GlobalOptions, never>,
-  inspectCommand as CommandModule<GlobalOptions, never>,
-];
+export const STAGES: readonly CommandModule<GlobalOptions, never>[] = [stage(configCommand), stage(reportCommand), stage(inspectCommand)];
 
 const USAGE = `$0 <stage> [options]
 

@@ -277,6 +277,7 @@ const drivingSchema = z.strictObject({
 
 /** The schema of an experiment config file; parse output has every default filled and `name` set. */
 export const experimentConfigSchema = z.discriminatedUnion('experiment', [memoryDecisionSchema, drivingSchema])
+  // The leading pair keeps `experiment, name` first in the key order that `b2m config show` prints.
   .transform((config) => Object.assign({ experiment: config.experiment }, { name: config.name ?? config.experiment }, config, { name: config.name ?? config.experiment }));
 
 /** A fully resolved experiment config. Narrow on `experiment` (or `student.kind`) for the experiment's own sections. */
