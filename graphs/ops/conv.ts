@@ -1,6 +1,7 @@
 /** @file 2-D convolution and transposed convolution (stride, explicit pads, dilation, groups, bias) with their gradients. */
 import { GraphError } from '../errors.js';
-import { type OutputSpec, defineOp } from '../op.js';
+import { type OpDef, type OutputSpec, defineOp } from '../op.js';
+import { composedConv, composedConvTranspose } from './conv-composed.js';
 import { type Dim, Tensor, formatShape, isFloat, mulDims } from '../tensor.js';
 import { reduceSum } from './reduce.js';
 import { matmul } from './matmul.js';
@@ -242,20 +243,40 @@ function convAttrs(w: Tensor, opts: ConvOptions, what: string): ConvAttrs {
 
 /**
  * 2-D convolution (cross-correlation, as ONNX Conv): x [N, C, H, W], weight [M, C/groups, kh, kw], optional bias
- * [M]; gives [N, M, Ho, Wo].
+ * [M]; gives [N, M, Ho, Wo]. One Conv node in float32; float64 graphs (gradient checks) compose it from Pad,
+ * Slice, Concat and MatMul, which onnxruntime runs in float64.
  */
 export function conv(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: ConvOptions = {}): Tensor {
-  return applyConv(x, weight, bias, convAttrs(weight, opts, 'conv'));
+  const a = convAttrs(weight, opts, 'conv');
+  if (x.dtype !== 'float64') return applyConv(x, weight, bias, a);
+  return composedConv(x, weight, bias, a, checkedShape(Conv, bias ? [x, weight, bias] : [x, weight], a));
+}
+
+/**
+ * Runs an op's shape rule without recording a node, with the builder's error context; float64 convolutions are
+ * composed of other ops, but their operands are checked like a Conv node's.
+ */
+function checkedShape<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Dim[] {
+  const g = inputs[0].graph;
+  try {
+    return op.shape(inputs, attrs)[0].shape;
+  } catch (err) {
+    if (!(err instanceof GraphError)) throw err;
+    const where = g.scopePath === '' ? '' : ` in scope '${g.scopePath}'`;
+    throw new GraphError(`${op.name}${where}: ${err.message} (inputs: ${inputs.map((t) => t.toString()).join(', ')})`);
+  }
 }
 
 /**
  * 2-D transposed convolution (ONNX ConvTranspose, the gradient of conv with respect to its input): x [N, C, H, W],
  * weight [C, M/groups, kh, kw], optional bias [M]; Ho = (H-1)*stride + dilation*(kh-1) + 1 - padTop - padBottom +
- * outputPadding.
+ * outputPadding. One ConvTranspose node in float32, composed in float64 like conv.
  */
 export function convTranspose(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: ConvTransposeOptions = {}): Tensor {
   const a = convAttrs(weight, opts, 'convTranspose');
   const outputPadding = pair(opts.outputPadding, 0, 'convTranspose: outputPadding');
   if (outputPadding.some((v) => v < 0)) throw new GraphError('convTranspose: outputPadding must be non-negative');
-  return applyConvTranspose(x, weight, bias, { ...a, outputPadding });
+  const attrs = { ...a, outputPadding };
+  if (x.dtype !== 'float64') return applyConvTranspose(x, weight, bias, attrs);
+  return composedConvTranspose(x, weight, bias, attrs, checkedShape(ConvTranspose, bias ? [x, weight, bias] : [x, weight], attrs));
 }

@@ -6,8 +6,10 @@ import { Rng } from '../../graphs/init.js';
 import { type ConvTransposeOptions, conv, convTranspose } from '../../graphs/ops/conv.js';
 import { add, mul } from '../../graphs/ops/elementwise.js';
 import { reduceSum } from '../../graphs/ops/reduce.js';
+import { Runner } from '../../graphs/runner.js';
+import { encodeModel, toModel } from '../../graphs/serialize.js';
 import type { Tensor } from '../../graphs/tensor.js';
-import { checkAgainstReference, f32 } from './gradcheck.js';
+import { checkAgainstReference, checkGradients, f32, f64 } from './gradcheck.js';
 
 /** A fully resolved 2-D geometry, written out for the reference loops. */
 interface Geometry {
@@ -206,6 +208,58 @@ describe('convTranspose gradients (float32 graph vs float64 reference difference
       expect(r.maxError).toBeLessThan(1e-3);
     });
   }
+});
+
+/** Runs a float64 graph built by `build` on x, w, b and returns its single output. */
+async function runFloat64(build: (x: Tensor, w: Tensor, b: Tensor) => Tensor, c: Case, ms: number): Promise<Float64Array> {
+  const g = new Graph({ floatType: 'float64' });
+  const y = build(g.input('x', 'float64', ['batch', ...c.x.slice(1)]), g.input('w', 'float64', c.w), g.input('b', 'float64', [ms]));
+  const runner = await Runner.create(encodeModel(toModel(g, { outputs: { y } })));
+  const out = await runner.run({ x: f64(seeded(c.x, 1), c.x), w: f64(seeded(c.w, 2), c.w), b: f64(seeded([ms], 3), [ms]) });
+  await runner.dispose();
+  return out.y.data as Float64Array;
+}
+
+describe('float64 composition (Pad, Slice, Concat, MatMul): values against the references, gradients against differences', () => {
+  for (const c of convCases) {
+    it(`conv, ${c.name}`, async () => {
+      const ms = c.w[0];
+      const y = await runFloat64((x, w, b) => conv(x, w, b, options(c.geo)), c, ms);
+      const ref = referenceConv(Float64Array.from(seeded(c.x, 1)), Float64Array.from(seeded(c.w, 2)), Float64Array.from(seeded([ms], 3)), c.x, c.w, c.geo);
+      expect(y.length).toBe(ref.out.length);
+      y.forEach((v, i) => expect(v).toBeCloseTo(ref.out[i], 10));
+      const r = await checkGradients((g) => {
+        const x = g.input('x', 'float64', c.x);
+        const w = g.input('w', 'float64', c.w);
+        const b = g.input('b', 'float64', [ms]);
+        return { loss: graphLoss(g, conv(x, w, b, options(c.geo))), wrt: [x, w, b] };
+      });
+      expect(r.maxError).toBeLessThan(1e-6);
+    });
+  }
+  for (const c of convTransposeCases) {
+    it(`convTranspose, ${c.name}`, async () => {
+      const ms = c.w[1] * c.geo.groups;
+      const opts = { ...options(c.geo), outputPadding: c.geo.outputPadding };
+      const y = await runFloat64((x, w, b) => convTranspose(x, w, b, opts), c, ms);
+      const ref = referenceConvTranspose(Float64Array.from(seeded(c.x, 1)), Float64Array.from(seeded(c.w, 2)), Float64Array.from(seeded([ms], 3)), c.x, c.w, c.geo);
+      expect(y.length).toBe(ref.out.length);
+      y.forEach((v, i) => expect(v).toBeCloseTo(ref.out[i], 10));
+      const r = await checkGradients((g) => {
+        const x = g.input('x', 'float64', c.x);
+        const w = g.input('w', 'float64', c.w);
+        const b = g.input('b', 'float64', [ms]);
+        return { loss: graphLoss(g, convTranspose(x, w, b, opts)), wrt: [x, w, b] };
+      });
+      expect(r.maxError).toBeLessThan(1e-6);
+    });
+  }
+
+  it('checks float64 operands like the Conv node does', () => {
+    const g = new Graph({ floatType: 'float64' });
+    const x = g.input('x', 'float64', ['batch', 3, 8, 8]);
+    g.scope('enc', () => expect(() => conv(x, g.param('w', [4, 2, 3, 3], 'zeros'))).toThrow(/Conv in scope 'enc': input has 3 channels/));
+  });
 });
 
 describe('conv shapes', () => {
