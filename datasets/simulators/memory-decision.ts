@@ -496,7 +496,7 @@ function centredValue(level: number, levels: number): number {
   return (2 * (level - 1)) / (levels - 1) - 1;
 }
 
-/** Rates of approach of each latent to its target, per bin. */
+/** Per-bin rates at which latents approach their targets, the choice leak, and the decay per bin after the decision. */
 const CURRENT_RATE = 0.4;
 const MEMORY_LOAD_RATE = 0.3;
 const COMPARISON_RATE = 0.4;
