@@ -146,9 +146,23 @@ export function renderScene(scene: SceneDescription, height: number, width: numb
     const footprint = (z * VIEW_HALF_WIDTH) / halfW;
     const fogShare = 1 - Math.exp(-fogDensity * z);
     const beam = headlights * Math.exp(-(z - 1) / 4);
+    // Every pixel of the row gets the sky share and the fog haze; `keep` is what is left for the ground.
+    const keep = (1 - skyShare) * (1 - fogShare);
+    const haze = (1 - skyShare) * fogShare;
+    const rowR = skyShare * (skyHorizon[0] * (1 - skyFog) + fogColor[0] * skyFog) + haze * fogColor[0];
+    const rowG = skyShare * (skyHorizon[1] * (1 - skyFog) + fogColor[1] * skyFog) + haze * fogColor[1];
+    const rowB = skyShare * (skyHorizon[2] * (1 - skyFog) + fogColor[2] * skyFog) + haze * fogColor[2];
+    const roadReach = ROAD_HALF_WIDTH + footprint;
     let o = offset + y * width * 3;
     for (let x = 0; x < width; x++, o += 3) {
       const lateral = ((x + 0.5 - halfW) / halfW) * z * VIEW_HALF_WIDTH - centre;
+      const lit = (beam > 1e-4 ? 1 + beam * Math.exp(-lateral * lateral) : 1) * keep;
+      if (lateral > roadReach || lateral < -roadReach) {
+        out[o] = rowR + grass[0] * lit;
+        out[o + 1] = rowG + grass[1] * lit;
+        out[o + 2] = rowB + grass[2] * lit;
+        continue;
+      }
       const a = lateral - footprint / 2;
       const b = lateral + footprint / 2;
       const roadShare = overlap(a, b, -ROAD_HALF_WIDTH, ROAD_HALF_WIDTH) / footprint;
@@ -159,14 +173,9 @@ export function renderScene(scene: SceneDescription, height: number, width: numb
       const centreShare = (centreCoverage * overlap(a, b, -LINE_WIDTH / 2, LINE_WIDTH / 2)) / footprint;
       const asphaltShare = roadShare - edgeShare - centreShare;
       const grassShare = 1 - roadShare;
-      const lit = 1 + beam * Math.exp(-lateral * lateral);
-      for (let c = 0; c < 3; c++) {
-        const ground =
-          (grassShare * grass[c]! + asphaltShare * asphalt[c]! + edgeShare * paint[c]! + centreShare * yellow[c]!) * lit;
-        const fogged = ground * (1 - fogShare) + fogColor[c]! * fogShare;
-        const skyC = skyHorizon[c]! * (1 - skyFog) + fogColor[c]! * skyFog;
-        out[o + c] = skyShare * skyC + (1 - skyShare) * fogged;
-      }
+      out[o] = rowR + (grassShare * grass[0] + asphaltShare * asphalt[0] + edgeShare * paint[0] + centreShare * yellow[0]) * lit;
+      out[o + 1] = rowG + (grassShare * grass[1] + asphaltShare * asphalt[1] + edgeShare * paint[1] + centreShare * yellow[1]) * lit;
+      out[o + 2] = rowB + (grassShare * grass[2] + asphaltShare * asphalt[2] + edgeShare * paint[2] + centreShare * yellow[2]) * lit;
     }
   }
   const order = [...scene.vehicles].sort((p, q) => q.depth - p.depth);
