@@ -3,8 +3,12 @@ import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
 import { configCommand } from './commands/config.js';
 import { GLOBAL_VALUE_OPTIONS, type GlobalOptions, withGlobalOptions } from './commands/global.js';
+import { ingestCommand } from './commands/ingest.js';
 import { inspectCommand } from './commands/inspect.js';
 import { reportCommand } from './commands/report.js';
+import { serveCommand } from './commands/serve.js';
+import { simulateCommand } from './commands/simulate.js';
+import { teacherCommand } from './commands/teacher.js';
 import { UsageError, isUserError } from './errors.js';
 import { b2mVersion } from './package.js';
 import { nearest } from './validation.js';
@@ -15,7 +19,14 @@ function stage<U>(module: CommandModule<GlobalOptions, U>): CommandModule<Global
 }
 
 /** The stages, each a yargs command module in `pipeline/commands/<stage>.ts`; `b2m --help` lists them in this order. */
-export const STAGES: readonly CommandModule<GlobalOptions, never>[] = [stage(configCommand), stage(reportCommand), stage(inspectCommand)];
+export const STAGES: readonly CommandModule<GlobalOptions, never>[] = [
+  stage(simulateCommand),
+  stage(ingestCommand),
+  stage(teacherCommand),
+  stage(configCommand),
+  stage(reportCommand),
+  stage(inspectCommand),
+];
 
 const USAGE = `$0 <stage> [options]
 
