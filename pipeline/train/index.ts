@@ -9,3 +9,4 @@ export * from './schedules.js';
 export * from './task-data.js';
 export * from './teacher-data.js';
 export * from './trainer.js';
+export * from './worker.js';
