@@ -26,6 +26,7 @@ export const STAGES: readonly CommandModule<GlobalOptions, never>[] = [
   stage(configCommand),
   stage(reportCommand),
   stage(inspectCommand),
+  stage(serveCommand),
 ];
 
 const USAGE = `$0 <stage> [options]
