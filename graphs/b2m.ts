@@ -276,7 +276,7 @@ function brainTerms(g: Graph, options: B2mModelOptions, tap: (t: TapOptions, ter
   return { terms, weighted };
 }
 
-function decisionInputs(g: Graph, s: DecisionRnnStudentOptions) {
+function decisionStudent(g: Graph, s: DecisionRnnStudentOptions) {
   const inputs = g.input('inputs', g.floatType, ['batch', s.timeBins, s.inputSize]);
   const decisionMask = g.input('decision_mask', g.floatType, ['batch', s.timeBins]);
   const rnn = g.scope('student', () =>
@@ -286,7 +286,7 @@ function decisionInputs(g: Graph, s: DecisionRnnStudentOptions) {
 }
 
 function decisionInference(g: Graph, s: DecisionRnnStudentOptions) {
-  const { rnn } = decisionInputs(g, s);
+  const { rnn } = decisionStudent(g, s);
   const logitsOverTime = g.scope('student', () => rnn.readout(rnn.hidden));
   const inference = { choice_logits: rnn.choiceLogits, choice_prob_over_time: choiceProbability(logitsOverTime), hidden: rnn.hidden };
   return { rnn, logitsOverTime, inference };
