@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
 import { configCommand } from './commands/config.js';
+import { exportCommand } from './commands/export.js';
 import { GLOBAL_VALUE_OPTIONS, type GlobalOptions, withGlobalOptions } from './commands/global.js';
 import { ingestCommand } from './commands/ingest.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -26,6 +27,7 @@ export const STAGES: readonly CommandModule<GlobalOptions, never>[] = [
   stage(configCommand),
   stage(reportCommand),
   stage(inspectCommand),
+  stage(exportCommand),
   stage(serveCommand),
 ];
 
