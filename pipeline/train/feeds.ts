@@ -238,30 +238,36 @@ export class FeedBuilder {
     const t = this.spec.teacher!;
     const { k, times } = t;
     const flat = times * k;
+    const src = t.latents;
     const target = this.buffers.get('brain_latents') as Float32Array;
     const mask = this.buffers.get('brain_latent_mask') as Float32Array;
     const l = this.latent!;
     const covered = t.covered;
+    const bins = l.kind === 'sequence' ? l.bins : null;
+    const count = l.kind === 'sequence' ? (bins?.length ?? times) : 1;
     for (let r = 0; r < n; r++) {
       const e = this.entries[r]!;
-      if (l.kind === 'flat') {
-        if (e >= 0) target.set(t.latents.subarray(e * flat, (e + 1) * flat), r * flat);
-        else target.fill(0, r * flat, (r + 1) * flat);
-        mask[r] = e >= 0 ? 1 : 0;
-      } else if (l.kind === 'decision') {
-        const bin = this.bins[r]!;
-        if (e >= 0) target.set(t.latents.subarray((e * times + bin) * k, (e * times + bin + 1) * k), r * k);
-        else target.fill(0, r * k, (r + 1) * k);
-        mask[r] = e < 0 ? 0 : covered ? covered[e * times + bin]! : 1;
-      } else {
-        const count = l.bins?.length ?? times;
-        for (let j = 0; j < count; j++) {
-          const bin = l.bins ? l.bins[j]! : j;
-          const dst = (r * count + j) * k;
-          if (e >= 0) target.set(t.latents.subarray((e * times + bin) * k, (e * times + bin + 1) * k), dst);
-          else target.fill(0, dst, dst + k);
-          mask[r * count + j] = e < 0 ? 0 : covered ? covered[e * times + bin]! : 1;
+      if (l.kind === 'flat' || (l.kind === 'sequence' && bins === null)) {
+        const size = l.kind === 'flat' ? flat : count * k;
+        if (e >= 0) target.set(src.subarray(e * flat, (e + 1) * flat), r * size);
+        else target.fill(0, r * size, (r + 1) * size);
+        if (l.kind === 'flat') mask[r] = e >= 0 ? 1 : 0;
+        else if (e < 0) mask.fill(0, r * times, (r + 1) * times);
+        else if (covered) mask.set(covered.subarray(e * times, (e + 1) * times), r * times);
+        else mask.fill(1, r * times, (r + 1) * times);
+        continue;
+      }
+      for (let j = 0; j < count; j++) {
+        const bin = l.kind === 'decision' ? this.bins[r]! : bins![j]!;
+        const dst = (r * count + j) * k;
+        if (e < 0) {
+          target.fill(0, dst, dst + k);
+          mask[r * count + j] = 0;
+          continue;
         }
+        const from = (e * times + bin) * k;
+        for (let m = 0; m < k; m++) target[dst + m] = src[from + m]!;
+        mask[r * count + j] = covered ? covered[e * times + bin]! : 1;
       }
     }
   }
