@@ -32,6 +32,8 @@ export interface RecurrenceBenchOptions {
   runs?: number;
   /** Compile rounds per form; the best CPU time of each phase is reported (default 3). */
   repeats?: number;
+  /** onnxruntime graph optimization level of every session (default 'all'). */
+  level?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
 /** Timings and sizes of one form of the recurrence. */
@@ -164,7 +166,7 @@ async function prepareForm(make: () => Measured, cfg: Required<RecurrenceBenchOp
     const serialize_ms = cpuMs(t);
     const fwdModel = toModel(m.g, { outputs: m.forward, paramsAs: 'inputs', inputs: m.forwardInputs });
     m.patch?.(fwdModel);
-    const opts = { graphOptimizationLevel: 'all' as const, intraOpNumThreads: cfg.threads };
+    const opts = { graphOptimizationLevel: cfg.level, intraOpNumThreads: cfg.threads };
     t = process.cpuUsage();
     const training = await Runner.create(trainBytes, opts);
     const session_ms = cpuMs(t);
@@ -409,7 +411,7 @@ async function weightGradForms(cfg: Required<RecurrenceBenchOptions>): Promise<{
       gs.push(g.input(`g${t}`, 'float32', [cfg.batch, 3 * H]));
     }
     const dw = form === 'sum' ? sum(hs.map((h, t) => gemm(h, gs[t], null, { transA: true }))) : gemm(concat(hs, 0), concat(gs, 0), null, { transA: true });
-    const runner = await Runner.create(encodeModel(toModel(g, { outputs: { dw } })), { graphOptimizationLevel: 'all', intraOpNumThreads: cfg.threads });
+    const runner = await Runner.create(encodeModel(toModel(g, { outputs: { dw } })), { graphOptimizationLevel: cfg.level, intraOpNumThreads: cfg.threads });
     runners.push({ runner, feeds: randomFeeds([...hs, ...gs], cfg.batch, cfg.classes) });
   }
   const best = [Infinity, Infinity];
@@ -435,6 +437,7 @@ export async function benchRecurrence(options: RecurrenceBenchOptions = {}): Pro
     threads: options.threads ?? 2,
     runs: options.runs ?? 15,
     repeats: options.repeats ?? 3,
+    level: options.level ?? 'all',
   };
   const [unrolled, scan] = await timeForms(
     [await prepareForm(() => unrolledForm(cfg), cfg, cfg.repeats), await prepareForm(() => scanForm(cfg), cfg, cfg.repeats)],
@@ -457,7 +460,7 @@ export async function benchRecurrence(options: RecurrenceBenchOptions = {}): Pro
     },
     { optimizer: { kind: 'adam', lr: 1e-3 }, seed: 1 },
   );
-  const session = await TrainSession.create(artifacts, { intraOpNumThreads: cfg.threads });
+  const session = await TrainSession.create(artifacts, { intraOpNumThreads: cfg.threads, graphOptimizationLevel: cfg.level });
   const compile_seconds = cpuMs(t) / 1000;
   const compile_wall_seconds = (performance.now() - wall) / 1000;
   const dims = [cfg.batch, cfg.steps, cfg.features];
@@ -493,7 +496,7 @@ function table(r: RecurrenceBenchResult): string {
     ['forward + backward ms', 'forward_backward_ms', 2],
   ];
   const lines = [
-    `GRU, ${c.steps} steps, batch ${c.batch}, hidden ${c.hidden}, ${c.features} features, ${c.classes} classes, ${c.threads} threads (compile phases in CPU ms, runs best of ${c.runs})`,
+    `GRU, ${c.steps} steps, batch ${c.batch}, hidden ${c.hidden}, ${c.features} features, ${c.classes} classes, ${c.threads} threads, optimization '${c.level}' (compile phases in CPU ms, runs best of ${c.runs})`,
     `${'measure'.padEnd(28)}${'unrolled'.padStart(12)}${'Scan'.padStart(12)}`,
     ...rows.map(([label, key, digits]) => `${label.padEnd(28)}${r.unrolled[key].toFixed(digits).padStart(12)}${r.scan[key].toFixed(digits).padStart(12)}`),
     `the two forms' loss and gradients agree to ${r.forms_max_rel_diff.toExponential(1)} (relative)`,
@@ -505,7 +508,8 @@ function table(r: RecurrenceBenchResult): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  const r = await benchRecurrence();
+  const at = process.argv.indexOf('--level');
+  const r = await benchRecurrence(at > 0 ? { level: process.argv[at + 1] as RecurrenceBenchOptions['level'] } : {});
   console.log(table(r));
   const line = (bench: string, value: number, unit: string) => console.log(JSON.stringify({ bench, value, unit }));
   for (const form of ['unrolled', 'scan'] as const) {
