@@ -12,7 +12,7 @@ import { type ExperimentConfig, configHash } from './config.js';
 import { B2mError } from './errors.js';
 import { b2mVersion } from './package.js';
 import { CHECKPOINTS_DIR, latestCheckpoint } from './train/checkpoint.js';
-import { METRICS_FILE } from './train/metrics.js';
+import { type MetricsRow, readMetrics } from './train/metrics.js';
 import { FINAL_FILE, RUN_FILE } from './train/trainer.js';
 
 /** A student cannot be exported: no checkpoint, unreadable run, bad option, or a model that does not run. */
@@ -491,22 +491,14 @@ async function scoresAt(runDir: string, step: number): Promise<Record<string, nu
   } catch {
     // No final evaluation: the run stopped before its last step; the metrics table has the scores.
   }
-  let text: string;
+  let rows: MetricsRow[];
   try {
-    text = await readFile(path.join(runDir, METRICS_FILE), 'utf8');
+    rows = (await readMetrics(runDir)).rows;
   } catch {
     return {};
   }
-  const [header, ...rows] = text.split('\n').filter((l) => l !== '');
-  const columns = (header ?? '').split(',');
-  for (let i = rows.length - 1; i >= 0; i--) {
-    const cells = rows[i].split(',');
-    if (cells[1] !== 'val' || Number(cells[0]) !== step) continue;
-    const out: Record<string, number> = {};
-    columns.forEach((c, k) => {
-      if (k > 1 && !NOT_SCORES.has(c) && cells[k] !== '' && Number.isFinite(Number(cells[k]))) out[`val.${c}`] = Number(cells[k]);
-    });
-    return out;
-  }
-  return {};
+  const row = rows.findLast((r) => r.split === 'val' && r.step === step);
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(row?.values ?? {})) if (!NOT_SCORES.has(k) && Number.isFinite(v)) out[`val.${k}`] = v;
+  return out;
 }
