@@ -266,7 +266,7 @@ describe('delayed recall', () => {
         return { loss, terms: { task: loss }, metrics: { accuracy }, inference: { logits } };
       },
     };
-    const artifacts = compileTraining(spec, { optimizer: { kind: 'adam', lr: 0.01 }, seed: 1 });
+    const artifacts = compileTraining(spec, { optimizer: { kind: 'adam', lr: 0.02 }, seed: 1 });
     const session = await TrainSession.create(artifacts, { intraOpNumThreads: 1 });
     const rng = new Rng(2024);
     let recent = 0;
