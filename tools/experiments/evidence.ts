@@ -5,6 +5,7 @@
  *
  *   npx tsx tools/experiments/evidence.ts --out runs/evidence --seeds 3 [--experiment memory-decision]
  *     [--set memory-decision.train.steps=400] [--strategies isolated,latent] [--sweep noise=0.5,2,4 --sweep trials=50,100]
+ *     [--no-budget] [--task-trials 1000 (train every cell on this task budget only)]
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -61,6 +62,7 @@ const { values: args } = parseArgs({
     'sweep-strategy': { type: 'string' },
     'sweep-seeds': { type: 'string' },
     'no-budget': { type: 'boolean', default: false },
+    'task-trials': { type: 'string' },
   },
 });
 
@@ -213,11 +215,12 @@ async function runCell(config: ExperimentConfig, dataset: string, strategy: Stra
   const runDir = path.join(runRoot, `${strategy}-s${seed}`);
   const cacheDir = path.join(out, 'cache');
   await rm(runDir, { recursive: true, force: true });
-  const result = await train({ config: cfg, dataset, strategy, runDir, cacheDir, resume: false, checkpointEvery: 1e9 });
+  const taskTrials = args['task-trials'] ? Number(args['task-trials']) : undefined;
+  const result = await train({ config: cfg, dataset, strategy, runDir, cacheDir, resume: false, checkpointEvery: 1e9, ...(taskTrials ? { taskTrials } : {}) });
   const memory = config.experiment === 'memory-decision';
   const { steps, values } = await readCurve(runDir, memory ? 'accuracy' : 'recon_mse');
   const cell: Cell = { strategy, seed, steps, curve: values, test: result.final!.test, seconds: 0 };
-  if (memory && !args['no-budget']) {
+  if (memory && !args['no-budget'] && !taskTrials) {
     const budgetDir = `${runDir}-budget`;
     await rm(budgetDir, { recursive: true, force: true });
     const budget = await train({ config: cfg, dataset, strategy, runDir: budgetDir, cacheDir, resume: false, taskTrials: config.compare.budgetTaskTrials, checkpointEvery: 1e9 });
