@@ -10,3 +10,4 @@ export * from './task-data.js';
 export * from './teacher-data.js';
 export * from './trainer.js';
 export * from './worker.js';
+export * from './representations.js';

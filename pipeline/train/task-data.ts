@@ -274,6 +274,16 @@ export class PairedRows {
   }
 }
 
+/** The rows of `batches` whose id passes `keep`, as new batches (copies). */
+export function selectRows(task: TaskTable, batches: readonly TaskRows[], keep: (id: number) => boolean): TaskRows[] {
+  const out: TaskRows[] = [];
+  for (const b of batches) {
+    const rows = Array.from({ length: b.rows }, (_, i) => i).filter((i) => keep(b.id[i]!));
+    if (rows.length > 0) out.push(pick(task, b, rows));
+  }
+  return out;
+}
+
 function pick(task: TaskTable, rows: TaskRows, keep: readonly number[]): TaskRows {
   const size = task.rowSize;
   const x = new Float32Array(keep.length * size);

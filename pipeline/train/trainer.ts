@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { openDataset, Rng, type Split } from '../../datasets/index.js';
 import {
+  activationOutput,
   cachedTraining,
   exportInference,
   LOSS_OUTPUT,
@@ -25,8 +26,9 @@ import { FeedBuilder, type Pairing } from './feeds.js';
 import { MetricsTable } from './metrics.js';
 import { b2mModelOptions, optimizerOf } from './model.js';
 import { learningRateAt, lossWeightAt } from './schedules.js';
-import { loadEvalRows, PairedRows, type TaskRows, taskTable, TrainStream } from './task-data.js';
-import { loadTeacher, type TeacherData, teacherTableFor } from './teacher-data.js';
+import { type Representations, writeRepresentations } from './representations.js';
+import { loadEvalRows, PairedRows, selectRows, type TaskRows, taskTable, TrainStream } from './task-data.js';
+import { loadTeacher, type TeacherData, teacherEntry, teacherTableFor } from './teacher-data.js';
 
 /** Training stopped on a non-finite loss; the message names the step and the term. */
 export class TrainingError extends B2mError {}
@@ -37,7 +39,7 @@ export interface TrainOptions {
   /** The dataset folder: its task table (`trials` or `scenes`) and teacher tables. */
   dataset: string;
   strategy: Strategy;
-  /** The run folder: metrics.csv, checkpoints/, final.json, student.onnx, run.json. */
+  /** The run folder: metrics.csv, checkpoints/, final.json, student.onnx, representations.arrow, run.json. */
   runDir: string;
   /** Folder of compiled artifacts shared between runs (default `<runDir>/artifacts`). */
   cacheDir?: string;
@@ -105,7 +107,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const kind = config.student.kind;
   const teacherName = teacherTableFor(strategy);
   const teacher = teacherName ? await loadTeacher(dataset, teacherName) : null;
-  const pairingTeacher = teacher ?? (dataset.tables.teacher?.kind === 'teacher' ? await loadTeacher(dataset, 'teacher') : null);
+  const realTeacher = teacherName === 'teacher' ? teacher : dataset.tables.teacher?.kind === 'teacher' ? await loadTeacher(dataset, 'teacher') : null;
+  const pairingTeacher = realTeacher ?? teacher;
   const pairing: Pairing = config.losses.contrastive.pairing;
   const withConditions = pairing === 'condition' || (teacher !== null && teacher.byCondition.size > 0);
   const task = taskTable(dataset, kind, withConditions);
@@ -224,6 +227,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       final = { val: await evaluator.run(valRows, session.paramTensors(), knobs), test: await evaluator.run(test, session.paramTensors(), knobs) };
       await writeFile(path.join(runDir, FINAL_FILE), `${JSON.stringify({ steps: step, strategy, seed: config.seed, ...final }, null, 1)}\n`);
       await writeFile(path.join(runDir, STUDENT_FILE), exportInference(artifacts, session.params()));
+      if (realTeacher) {
+        const held = selectRows(task, valRows, (id) => teacherEntry(realTeacher, id, undefined) >= 0);
+        if (held.length > 0) await writeRepresentations(runDir, await evaluator.representations(held, session.paramTensors(), knobs, realTeacher));
+      }
     }
     return { runDir, strategy, steps: step, stopped, resumedFrom: start, final, stepsPerSecond: (step - start) / Math.max(stepSeconds, 1e-9) };
   } finally {
@@ -324,6 +331,46 @@ class Evaluator {
     }
     scores(values, this.model);
     return values;
+  }
+
+  /**
+   * The student's activation (decision RNN `hidden` [T, H], scene VAE `latent_mean`) on each row, with the row's
+   * brain latents from `teacher` (every row must have some).
+   */
+  async representations(batches: readonly TaskRows[], params: Record<string, ort.Tensor>, knobs: Record<string, number>, teacher: TeacherData): Promise<Representations> {
+    const io = this.artifacts.io;
+    const activation = this.model.student.kind === 'decisionRnn' ? 'hidden' : 'latent_mean';
+    const name = activationOutput(activation);
+    const knobFeeds: Record<string, ort.Tensor> = {};
+    for (const k of io.knobs) {
+      if (io.eval.inputs.includes(k.input)) knobFeeds[k.input] = new ort.Tensor('float32', Float32Array.of(knobs[k.name] ?? k.default), []);
+    }
+    const parts: Float32Array[] = [];
+    let studentShape: number[] = [];
+    for (const b of batches) {
+      const out = await this.session.run({ ...params, ...knobFeeds, ...this.feeds.build([b], null) }, [name]);
+      parts.push((out[name]!.data as Float32Array).slice());
+      studentShape = out[name]!.dims.slice(1) as number[];
+    }
+    const rows = batches.reduce((a, b) => a + b.rows, 0);
+    const student = new Float32Array(rows * studentShape.reduce((a, b) => a * b, 1));
+    let at = 0;
+    for (const p of parts) {
+      student.set(p, at);
+      at += p.length;
+    }
+    const flat = teacher.times * teacher.k;
+    const brain = new Float32Array(rows * flat);
+    const ids = new Int32Array(rows);
+    let r = 0;
+    for (const b of batches) {
+      for (let i = 0; i < b.rows; i++, r++) {
+        const e = teacherEntry(teacher, b.id[i]!, undefined);
+        ids[r] = b.id[i]!;
+        brain.set(teacher.latents.subarray(e * flat, (e + 1) * flat), r * flat);
+      }
+    }
+    return { ids, student, studentShape, brain, brainShape: [teacher.times, teacher.k], activation };
   }
 
   async release(): Promise<void> {

@@ -14,6 +14,7 @@ import {
   loadTeacher,
   optimizerOf,
   readMetrics,
+  readRepresentations,
   startTrainingWorker,
   taskTable,
   train,
@@ -99,6 +100,17 @@ describe('train', () => {
     });
     expect(out.choice_logits!.dims).toEqual([2, 2]);
     await session.release();
+    const reps = await readRepresentations(result.runDir);
+    const teacher = await loadTeacher(await openDataset(memory), 'teacher');
+    expect(reps.activation).toBe('hidden');
+    expect(reps.studentShape).toEqual([24, 16]);
+    expect(reps.brainShape).toEqual([24, 4]);
+    expect(reps.ids.length).toBe(20);
+    for (const [i, id] of reps.ids.entries()) {
+      const e = teacher.byTrial.get(id)!;
+      expect(Array.from(reps.brain.subarray(i * 96, (i + 1) * 96))).toEqual(Array.from(teacher.latents.subarray(e * 96, (e + 1) * 96)));
+    }
+    expect(reps.student.length).toBe(20 * 24 * 16);
   }, 120_000);
 
   it('gives every strategy the same task batches and the same student start (paired comparisons)', async () => {
