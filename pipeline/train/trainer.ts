@@ -207,7 +207,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const values = { ...stepValues(result, model), ...knobs, wall_s: elapsed };
       metrics.add({ step, split: 'train', values });
       options.onProgress?.({ step, total, split: 'train', values });
-      if (step % config.train.evalEvery === 0 || step === total) {
+      if ((step % config.train.evalEvery === 0 || step === total) && valRows.length > 0) {
         const scores = await evaluator.run(valRows, session.paramTensors(), knobs);
         const evalValues = { ...scores, ...knobs, wall_s: elapsed };
         metrics.add({ step, split: 'val', values: evalValues });
@@ -263,10 +263,11 @@ function metricColumns(artifacts: TrainingArtifacts, model: B2mModelOptions): st
 /** Per-row score from summed metrics: accuracy = correct / count; recon_mse = squared error per pixel value. */
 function scores(values: Record<string, number>, model: B2mModelOptions): void {
   const count = values[metricOutput('count')] ?? 0;
-  if (model.student.kind === 'decisionRnn') values.accuracy = (values[metricOutput('correct')] ?? 0) / Math.max(count, 1);
+  if (count === 0) return;
+  if (model.student.kind === 'decisionRnn') values.accuracy = (values[metricOutput('correct')] ?? 0) / count;
   else {
     const [h, w] = model.student.imageSize;
-    values.recon_mse = (values[metricOutput('recon_sse')] ?? 0) / Math.max(count * h * w * 3, 1);
+    values.recon_mse = (values[metricOutput('recon_sse')] ?? 0) / (count * h * w * 3);
   }
 }
 
