@@ -5,7 +5,7 @@ import { composedConv, composedConvTranspose } from './conv-composed.js';
 import { type Dim, Tensor, formatShape, isFloat, mulDims } from '../tensor.js';
 import { reduceSum } from './reduce.js';
 import { matmul } from './matmul.js';
-import { reshape, slice, transpose } from './shape.js';
+import { reshape, transpose } from './shape.js';
 
 type Pair = [number, number];
 /** Begin and end padding per spatial axis in ONNX order: [top, left, bottom, right]. */
@@ -21,7 +21,7 @@ export interface ConvAttrs {
 }
 
 export interface ConvTransposeAttrs extends ConvAttrs {
-  /** Extra rows and columns at the bottom and right of the output; smaller than the stride or the dilation. */
+  /** Extra rows and columns at the bottom and right of the output; smaller than the stride (onnxruntime's rule). */
   outputPadding: Pair;
 }
 
@@ -107,8 +107,8 @@ function convTransposeShape(inputs: readonly Tensor[], a: ConvTransposeAttrs): O
   for (let i = 0; i < 2; i++) {
     const size = staticDim(x.shape[2 + i], `input spatial dim ${i}`);
     const op = a.outputPadding[i];
-    if (op >= Math.max(a.strides[i], a.dilations[i])) {
-      throw new GraphError(`output padding ${op} must be smaller than the stride (${a.strides[i]}) or the dilation (${a.dilations[i]})`);
+    if (op >= a.strides[i]) {
+      throw new GraphError(`output padding ${op} must be smaller than the stride (${a.strides[i]}) of spatial dim ${i}`);
     }
     const n = convTransposeOutSize(size, a.kernel[i], a.strides[i], a.dilations[i], a.pads[i], a.pads[i + 2], op);
     if (n < 1) throw new GraphError(`pads ${a.pads[i]}+${a.pads[i + 2]} crop spatial dim ${i} below one element`);
@@ -164,12 +164,6 @@ function convWeightGrad(x: Tensor, gy: Tensor, a: ConvAttrs): Tensor {
   return reshape(dw, [cout, cin / g, kh, kw]);
 }
 
-/** Keeps the first `size` rows and columns of t [N, C, H, W]; no node when nothing is cut. */
-function cropTo(t: Tensor, size: readonly number[]): Tensor {
-  if (t.shape[2] === size[0] && t.shape[3] === size[1]) return t;
-  return slice(t, [0, 0], size, [2, 3]);
-}
-
 export const Conv = defineOp<ConvAttrs>({
   type: 'Conv',
   shape: convShape,
@@ -198,7 +192,7 @@ export const ConvTranspose = defineOp<ConvTransposeAttrs>({
   grad: ({ inputs: [x, w, b], grads: [gy], attrs: a, wants }) => {
     const g = gy as Tensor;
     const conv = { kernel: a.kernel, strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.group };
-    const dx = wants[0] ? cropTo(applyConv(g, w, null, conv), x.shape.slice(2) as number[]) : null;
+    const dx = wants[0] ? applyConv(g, w, null, conv) : null;
     const dw = wants[1] ? convWeightGrad(g, x, conv) : null;
     const db = b && wants[2] ? reduceSum(g, [0, 2, 3]) : null;
     return b ? [dx, dw, db] : [dx, dw];

@@ -291,6 +291,7 @@ describe('conv shapes', () => {
     const x = g.input('x', 'float32', ['batch', 2, 4, 4]);
     const w = g.param('w', [2, 2, 3, 3], 'zeros');
     expect(() => convTranspose(x, w, null, { stride: 2, outputPadding: 2 })).toThrow(/output padding 2 must be smaller than the stride \(2\)/);
+    expect(() => convTranspose(x, w, null, { dilation: 2, outputPadding: 1 })).toThrow(/output padding 1 must be smaller than the stride \(1\) of spatial dim 0/);
     expect(convTranspose(x, w, null, { stride: 2, pads: 1, outputPadding: 1 }).shape).toEqual(['batch', 2, 8, 8]);
   });
 
