@@ -1,15 +1,21 @@
 /** @file The `b2m` command line: the list of stages, the global options, and how errors reach the person. */
 import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
+import { cellCommand } from './commands/cell.js';
+import { compareCommand } from './commands/compare.js';
+import { compileCommand } from './commands/compile.js';
 import { configCommand } from './commands/config.js';
+import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { GLOBAL_VALUE_OPTIONS, type GlobalOptions, withGlobalOptions } from './commands/global.js';
 import { ingestCommand } from './commands/ingest.js';
 import { inspectCommand } from './commands/inspect.js';
 import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { simulateCommand } from './commands/simulate.js';
 import { teacherCommand } from './commands/teacher.js';
+import { trainCommand } from './commands/train.js';
 import { UsageError, isUserError } from './errors.js';
 import { b2mVersion } from './package.js';
 import { nearest } from './validation.js';
@@ -24,6 +30,12 @@ export const STAGES: readonly CommandModule<GlobalOptions, never>[] = [
   stage(simulateCommand),
   stage(ingestCommand),
   stage(teacherCommand),
+  stage(compileCommand),
+  stage(trainCommand),
+  stage(evalCommand),
+  stage(compareCommand),
+  stage(cellCommand),
+  stage(runCommand),
   stage(configCommand),
   stage(reportCommand),
   stage(inspectCommand),
