@@ -3,7 +3,7 @@
  * loop with host-side schedules, evaluate on the held-out split, write metrics and atomic checkpoints, resume
  * exactly, and stop on a non-finite loss naming the step and the term.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { openDataset, Rng, type Split } from '../../datasets/index.js';
@@ -20,13 +20,13 @@ import { b2mTrainingSpec, type B2mModelOptions } from '../../graphs/b2m.js';
 import { createSession, TrainSession, type StepResult } from '../../graphs/train-session.js';
 import type { ExperimentConfig, Strategy } from '../config.js';
 import { B2mError } from '../errors.js';
-import { type CheckpointState, CHECKPOINT_FORMAT, latestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type CheckpointState, CHECKPOINT_FORMAT, CHECKPOINTS_DIR, latestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { requireDevice, sessionOptions, type DeviceSettings } from './device.js';
 import { FeedBuilder, type Pairing } from './feeds.js';
 import { MetricsTable } from './metrics.js';
 import { b2mModelOptions, optimizerOf } from './model.js';
 import { learningRateAt, lossWeightAt } from './schedules.js';
-import { type Representations, writeRepresentations } from './representations.js';
+import { REPRESENTATIONS_FILE, type Representations, writeRepresentations } from './representations.js';
 import { loadEvalRows, PairedRows, selectRows, type TaskRows, taskTable, TrainStream } from './task-data.js';
 import { loadTeacher, type TeacherData, teacherEntry, teacherTableFor } from './teacher-data.js';
 
@@ -43,7 +43,7 @@ export interface TrainOptions {
   runDir: string;
   /** Folder of compiled artifacts shared between runs (default `<runDir>/artifacts`). */
   cacheDir?: string;
-  /** Continue from the newest good checkpoint when there is one (default true). */
+  /** Continue from the newest good checkpoint when there is one (default true); false deletes the run's checkpoints and results first. */
   resume?: boolean;
   /** Train on only the first N training rows of the task table (a task budget). */
   taskTrials?: number;
@@ -122,6 +122,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   });
   const io = artifacts.io;
 
+  if (options.resume === false) {
+    for (const name of [CHECKPOINTS_DIR, FINAL_FILE, STUDENT_FILE, REPRESENTATIONS_FILE]) await rm(path.join(runDir, name), { recursive: true, force: true });
+  }
   const checkpoint = options.resume === false ? null : await latestCheckpoint(runDir);
   if (checkpoint && checkpoint.state.artifactHash !== io.hash) {
     throw new TrainingError(
@@ -225,12 +228,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const knobs = knobsAt(total - 1);
       const test = await loadEvalRows(task, 'test', evalBatch, maxEval);
       final = { val: await evaluator.run(valRows, session.paramTensors(), knobs), test: await evaluator.run(test, session.paramTensors(), knobs) };
-      await writeFile(path.join(runDir, FINAL_FILE), `${JSON.stringify({ steps: step, strategy, seed: config.seed, ...final }, null, 1)}\n`);
-      await writeFile(path.join(runDir, STUDENT_FILE), exportInference(artifacts, session.params()));
+      await writeAtomic(path.join(runDir, STUDENT_FILE), exportInference(artifacts, session.params()));
       if (realTeacher) {
         const held = selectRows(task, valRows, (id) => teacherEntry(realTeacher, id, undefined) >= 0);
         if (held.length > 0) await writeRepresentations(runDir, await evaluator.representations(held, session.paramTensors(), knobs, realTeacher));
       }
+      await writeAtomic(path.join(runDir, FINAL_FILE), `${JSON.stringify({ steps: step, strategy, seed: config.seed, ...final }, null, 1)}\n`);
     }
     return { runDir, strategy, steps: step, stopped, resumedFrom: start, final, stepsPerSecond: (step - start) / Math.max(stepSeconds, 1e-9) };
   } finally {
@@ -238,6 +241,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await session.release();
     await evaluator.release();
   }
+}
+
+/** Writes under a temporary name, then renames: `final.json`, written last, marks a finished run. */
+async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
 }
 
 /** The knob values of a step: the scheduled learning rate and loss weights, and the VAE's β. */
