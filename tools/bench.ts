@@ -2,6 +2,7 @@
 import { benchStream } from './bench/datasets-stream.js';
 import { benchRecurrence } from './bench/recurrence.js';
 import { benchSimulators } from './bench/simulators.js';
+import { benchTrain } from './bench/train.js';
 
 /** One measured figure: `target` is the goal it is compared with, `direction` which side of it passes. */
 export interface BenchResult {
@@ -50,6 +51,10 @@ const groups: Group[] = [
         { bench: 'gru_train_step_ms', value: r.train_step_ms, unit: 'ms', note: 'GRU student, 100 steps, batch 64, hidden 128, Adam' },
       ];
     },
+  },
+  {
+    name: 'train',
+    run: async (quick) => benchTrain({ quick }),
   },
 ];
 
