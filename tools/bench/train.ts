@@ -28,6 +28,8 @@ export interface StepRate {
   /** Rows per step: the batch plus the brain-paired rows. */
   rows: number;
   stepsPerSecond: number;
+  /** Steps per CPU-second of this process (one intra-op thread on the CPU): what an idle core gives, whatever the machine's load. */
+  stepsPerCpuSecond: number;
   /** Host time per step spent building feeds, in milliseconds. */
   hostMs: number;
   compileSeconds: number;
@@ -60,8 +62,8 @@ function teacherRows(rng: Rng, times: number, k: number, count: number): Teacher
  * Steps per second of one experiment's student and strategy at the default config on `device`: `steps` timed
  * steps after `warmup` untimed ones, each with a quarter of the batch added as brain-paired rows as in training.
  */
-export async function measureStepRate(experiment: ExperimentKind, strategy: Strategy, device: Device, steps: number, warmup = 3): Promise<StepRate> {
-  const config: ExperimentConfig = experimentConfigSchema.parse({ experiment, train: { device } });
+export async function measureStepRate(experiment: ExperimentKind, strategy: Strategy, device: Device, steps: number, warmup = 3, threads?: number): Promise<StepRate> {
+  const config: ExperimentConfig = experimentConfigSchema.parse({ experiment, train: { device, ...(threads ? { threads } : {}) } });
   const { xShape, teacherTimes } = SHAPES[experiment];
   const rnn = experiment === 'memory-decision';
   const rng = Rng.derive(1, 'bench-train', experiment);
@@ -71,7 +73,7 @@ export async function measureStepRate(experiment: ExperimentKind, strategy: Stra
   const t0 = performance.now();
   const spec = b2mTrainingSpec(model);
   const artifacts = compileTraining(spec, { ...spec.compile, optimizer: optimizerOf(config) });
-  const session = await TrainSession.create({ io: artifacts.io, trainStep: artifacts.trainStep, params: artifacts.params }, sessionOptions({ device }));
+  const session = await TrainSession.create({ io: artifacts.io, trainStep: artifacts.trainStep, params: artifacts.params }, sessionOptions({ device, ...(threads ? { threads } : {}) }));
   const compileSeconds = (performance.now() - t0) / 1000;
   const inputs = artifacts.io.data.map((d) => d.name).filter((n) => artifacts.io.trainStep.inputs.includes(n));
   const feeds = new FeedBuilder({ model, xShape, teacher: strategy === 'isolated' ? null : teacher, pairing: 'trial', inputs, capacity: config.train.batchSize + perBatch });
@@ -80,7 +82,9 @@ export async function measureStepRate(experiment: ExperimentKind, strategy: Stra
   const names = artifacts.io.knobs.map((k) => k.name);
   let host = 0;
   let timed = 0;
+  let cpu = 0;
   for (let i = 0; i < warmup + steps; i++) {
+    const c0 = process.cpuUsage();
     const h0 = performance.now();
     const f = feeds.build(batches[i % batches.length]!, noise);
     const knobs = knobValues(config, names, i, warmup + steps);
@@ -89,6 +93,8 @@ export async function measureStepRate(experiment: ExperimentKind, strategy: Stra
     if (i >= warmup) {
       host += h1 - h0;
       timed += performance.now() - h0;
+      const c = process.cpuUsage(c0);
+      cpu += (c.user + c.system) / 1e6;
     }
   }
   await session.release();
@@ -98,6 +104,7 @@ export async function measureStepRate(experiment: ExperimentKind, strategy: Stra
     device,
     rows: config.train.batchSize + perBatch,
     stepsPerSecond: (steps * 1000) / timed,
+    stepsPerCpuSecond: steps / cpu,
     hostMs: host / steps,
     compileSeconds,
   };
@@ -110,15 +117,18 @@ export interface TrainBenchResult {
   note: string;
 }
 
-/** `train_steps_per_s` of each student (isolated and with both brain terms) on the CPU, with the host share of a step. */
+/** `train_steps_per_s` of each student (isolated and with both brain terms) on the CPU, per CPU-second with one thread, and the host share of a step. */
 export async function benchTrain(options: { quick?: boolean } = {}): Promise<TrainBenchResult[]> {
   const out: TrainBenchResult[] = [];
   for (const [experiment, student, steps] of [['memory-decision', 'decision RNN (GRU, 60 bins, hidden 64)', 30], ['driving', 'scene VAE (64×64, channels 32/64/128, latent 16)', 8]] as const) {
     for (const strategy of ['isolated', 'both'] as const) {
-      const r = await measureStepRate(experiment, strategy, 'cpu', options.quick ? Math.ceil(steps / 3) : steps);
+      const n = options.quick ? Math.ceil(steps / 3) : steps;
+      const r = await measureStepRate(experiment, strategy, 'cpu', n);
+      const one = await measureStepRate(experiment, strategy, 'cpu', n, 3, 1);
       const tag = `${experiment === 'memory-decision' ? 'rnn' : 'vae'}_${strategy}`;
       const note = `${student}, ${strategy}, ${r.rows} rows per step, cpu`;
       out.push({ bench: `train_steps_per_s.${tag}`, value: r.stepsPerSecond, unit: 'steps/s', note });
+      out.push({ bench: `train_steps_per_cpu_s.${tag}`, value: one.stepsPerCpuSecond, unit: 'steps/cpu-s', note: 'one intra-op thread, per CPU-second of this process: free of machine load' });
       out.push({ bench: `train_host_ms_per_step.${tag}`, value: r.hostMs, unit: 'ms', note: 'feeds built on the host, per step' });
     }
   }
