@@ -191,6 +191,14 @@ describe('train', () => {
     for (const v of latest!.bundle.params.values()) expect(v.every(Number.isFinite)).toBe(true);
     const { rows } = await readMetrics(run.runDir);
     expect(Math.max(...rows.map((r) => r.step))).toBe(6);
+    const contrastive = options('contrastive', 'nan-contrastive', memoryConfig(), {
+      checkpointEvery: 2,
+      onBatch: (step, feeds) => {
+        if (step === 3) (feeds.brain_features!.data as Float32Array)[5] = Number.NaN;
+      },
+    });
+    await expect(train(contrastive)).rejects.toThrow(/training stopped at step 3: term\.contrastive is NaN\..*step-000000002/);
+    expect((await latestCheckpoint(contrastive.runDir))!.state.step).toBe(2);
   }, 120_000);
 
   it('trains the scene VAE with both brain terms and exports it', async () => {
