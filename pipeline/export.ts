@@ -41,6 +41,8 @@ export interface StudentProvenance {
   configHash: string;
   /** What it was trained on: the dataset folder and its provenance, in one line. */
   data: string;
+  /** The dataset folder trained on, when it is one (for tools that want its manifest). */
+  dataset?: string;
   /** Training steps taken. */
   step: number;
   /** Scores of the final evaluation, by name (e.g. 'val.accuracy'). */
@@ -422,14 +424,17 @@ export async function exportRun(runDir: string, outDir: string, options: ExportO
     );
   }
   const step = checkpoint.state.step;
+  const data = await describeData(run.dataset);
   const provenance: StudentProvenance = {
     experiment: run.experiment,
     strategy: run.strategy,
     seed: run.seed,
     configHash: configHash(run.config),
-    data: await describeData(run.dataset),
+    data: data.line,
+    dataset: path.resolve(run.dataset),
     step,
     metrics: await scoresAt(runDir, step),
+    ...(data.featureNames ? { featureNames: data.featureNames } : {}),
     run: path.resolve(runDir),
   };
   return exportStudent({ options: run.model, params: checkpoint.bundle.params }, provenance, outDir, options);
@@ -460,16 +465,18 @@ async function readRunInfo(runDir: string): Promise<RunInfo> {
   return run;
 }
 
-/** The dataset in one line: its folder, and what its manifest says produced it. */
-async function describeData(dir: string): Promise<string> {
+/** The dataset in one line (its folder, and what its manifest says produced it), and the task's input feature names when it lists them. */
+async function describeData(dir: string): Promise<{ line: string; featureNames?: string[] }> {
   try {
     const m = await readManifest(dir);
     const rows = Object.entries(m.tables).map(([name, t]) => `${name} ${t.rows}`).join(', ');
     const by = m.provenance.generator ? ` by ${m.provenance.generator}` : '';
     const seed = m.seed === undefined || m.seed === null ? '' : `, seed ${m.seed}`;
-    return `${path.resolve(dir)} (${m.kind} dataset${by}${seed}; rows: ${rows})`;
+    const features = m.extra?.inputFeatures;
+    const featureNames = Array.isArray(features) && features.every((f) => typeof f === 'string') ? (features as string[]) : undefined;
+    return { line: `${path.resolve(dir)} (${m.kind} dataset${by}${seed}; rows: ${rows})`, featureNames };
   } catch {
-    return `${path.resolve(dir)} (its manifest could not be read at export time)`;
+    return { line: `${path.resolve(dir)} (its manifest could not be read at export time)` };
   }
 }
 

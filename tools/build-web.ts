@@ -7,7 +7,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { TASK_FEATURES, memoryDecisionSimulator, resolveDrivingSceneConfig, simulateDrivingScenes } from '../datasets/simulators/index.js';
+import { readManifest } from '../datasets/manifest.js';
+import {
+  type DeepPartial,
+  type MemoryDecisionConfig,
+  TASK_FEATURES,
+  type TrialTiming,
+  defaultMemoryDecisionConfig,
+  memoryDecisionSimulator,
+  resolveDrivingSceneConfig,
+  simulateDrivingScenes,
+} from '../datasets/simulators/index.js';
 import { listImages, readImages } from '../datasets/ingest/images.js';
 import { compileTraining } from '../graphs/artifacts.js';
 import { b2mTrainingSpec } from '../graphs/b2m.js';
@@ -37,7 +47,7 @@ export interface BuildWebOptions {
   /** Images the training page trains on: simulated scenes plus this many dashcam frames (defaults 96 and 32). */
   trainScenes?: number;
   trainFrames?: number;
-  /** Steps the training page offers by default (300) and its batch size (16). */
+  /** Steps the training page offers by default (300) and its batch size (8). */
   trainSteps?: number;
   batchSize?: number;
   /** Learning rate of the training page's Adam (default 0.002). */
@@ -183,7 +193,7 @@ async function buildTraining(out: string, card: ModelCard, vae: VaeSite, options
     inference: `train/initial/${EXPORT_FILES.student}`,
     io: 'train/io.json',
     params: 'train/params.bin',
-    batchSize: options.batchSize ?? 16,
+    batchSize: options.batchSize ?? 8,
     steps: options.trainSteps ?? 300,
     seed,
     images: await writeTensor(out, 'data/train-images.bin', images, [count, h, w, 3]),
@@ -199,13 +209,7 @@ async function buildRnn(out: string, dir: string, card: ModelCard, count: number
     );
   }
   await copyExport(out, dir, 'models/rnn', [EXPORT_FILES.student, EXPORT_FILES.cardJson, EXPORT_FILES.cardMarkdown]);
-  const sim = memoryDecisionSimulator(
-    {
-      task: { trials: { train: count, val: 0, test: 0 }, timing: { timeBins: s.timeBins } },
-      brain: { subjects: 1, trialsPerSubject: count, valFraction: 0, pairing: 'trial' },
-    },
-    seed,
-  );
+  const sim = memoryDecisionSimulator(await demoTrialsConfig(card, s.timeBins, count), seed);
   const { task, brain } = sim;
   const T = s.timeBins;
   const F = s.inputSize;
@@ -239,6 +243,43 @@ async function buildRnn(out: string, dir: string, card: ModelCard, count: number
     brainTrajectories: await writeTensor(out, 'data/brain-trajectories.bin', path2d, [count, Tb, 2]),
     brainExplained: [pca.explained[0] ?? 0, pca.explained[1] ?? 0],
   };
+}
+
+/**
+ * Settings of the page's simulated trials: those of the simulation the student was trained on (from its dataset's
+ * manifest) when the card names one, else the default experiment with its epochs scaled to the student's bins.
+ * Either way one subject records every trial, so each shown trial has the brain's view of the same offers.
+ */
+async function demoTrialsConfig(card: ModelCard, timeBins: number, count: number): Promise<DeepPartial<MemoryDecisionConfig>> {
+  const trials = { task: { trials: { train: count, val: 0, test: 0 } }, brain: { subjects: 1, trialsPerSubject: count, valFraction: 0, pairing: 'trial' as const } };
+  const dataset = card.training.dataset;
+  if (dataset) {
+    const manifest = await readManifest(dataset).catch(() => null);
+    const config = manifest?.provenance.generator === 'memoryDecisionSimulator' ? (manifest.provenance.config as MemoryDecisionConfig | undefined) : undefined;
+    if (config?.task?.timing?.timeBins === timeBins) {
+      return { task: { ...config.task, ...trials.task }, brain: { ...config.brain, ...trials.brain } };
+    }
+  }
+  return { task: { ...trials.task, timing: scaledTiming(defaultMemoryDecisionConfig().task.timing, timeBins) }, brain: trials.brain };
+}
+
+/** The default trial epochs stretched or squeezed onto `timeBins`, the longest delay trimmed so the decision fits. */
+function scaledTiming(t: TrialTiming, timeBins: number): TrialTiming {
+  const f = timeBins / t.timeBins;
+  const scaled = (v: number, min: number): number => Math.max(min, Math.round(v * f));
+  const timing: TrialTiming = {
+    timeBins,
+    fixationBins: scaled(t.fixationBins, 1),
+    offerBins: scaled(t.offerBins, 1),
+    delayBins: [scaled(t.delayBins[0], 1), scaled(t.delayBins[1], 1)],
+    goGapBins: scaled(t.goGapBins, 0),
+    responseBins: scaled(t.responseBins, 1),
+  };
+  const fixed = timing.fixationBins + 2 * timing.offerBins + timing.goGapBins + timing.responseBins;
+  timing.delayBins[1] = Math.min(timing.delayBins[1], timeBins - 1 - fixed);
+  timing.delayBins[0] = Math.min(timing.delayBins[0], timing.delayBins[1]);
+  if (timing.delayBins[0] < 0) throw new BuildWebError(`the decision RNN reads ${timeBins} time bins, too few for a simulated memory trial; the page needs at least ${fixed + 2}`);
+  return timing;
 }
 
 /** Copies onnxruntime-web's wasm runtime files that its bundled entry loads (found by name in the entry). */
@@ -291,7 +332,7 @@ async function cli(): Promise<void> {
   });
   if (values.help || !values.out) {
     process.stdout.write(
-      'Usage: tsx tools/build-web.ts --out DIR [--vae EXPORT_DIR] [--rnn EXPORT_DIR] [--frames 8] [--scenes 8] [--trials 12] [--train-steps 300] [--batch-size 16] [--seed 2026]\n' +
+      'Usage: tsx tools/build-web.ts --out DIR [--vae EXPORT_DIR] [--rnn EXPORT_DIR] [--frames 8] [--scenes 8] [--trials 12] [--train-steps 300] [--batch-size 8] [--seed 2026]\n' +
         'Then serve it: b2m serve DIR\n',
     );
     process.exitCode = values.out ? 0 : 2;

@@ -1,4 +1,5 @@
 /** @file The demo page: the scene VAE (reconstructions, a latent explorer, your own frame) and the decision RNN (a trial played bin by bin). */
+import type { ModelCard } from '../../pipeline/export.js';
 import { type Pca, fitPca, projectPca } from './pca.js';
 import { type Mark, lineChart, trajectoryChart } from './plot.js';
 import { type ModelRole, PageError, configureOrt, fetchJson, fetchBytes, fetchTensor, openModel, ort, staticDims } from './runtime.js';
@@ -17,6 +18,8 @@ export interface DemoHandle {
     latent: Float32Array;
     /** The explorer's decoded image, `[1, H, W, 3]`. */
     decoded: Float32Array;
+    /** Median milliseconds to encode and decode one frame, over `runs` runs. */
+    timeFrame(runs: number): Promise<number>;
   };
   rnn?: { choiceProb: Float32Array; hidden: Float32Array; choiceLogits: Float32Array };
 }
@@ -84,9 +87,20 @@ async function startVae(site: VaeSite): Promise<void> {
   ]);
   expectRole(enc.role, ['vae-encoder', 'vae-student'], site.encoder);
   expectRole(dec.role, ['vae-decoder'], site.decoder);
+  byId('latent-size').textContent = String(site.latent);
+  byId('vae-card').textContent = describeCard(await fetchJson<ModelCard>(siteUrl, site.card));
   vae = { site, encoder: enc.session, decoder: dec.session, frames, scenes, latent: new Float32Array(site.latent) };
   buildSliders(site.latent);
   await refreshVae();
+}
+
+/** One line on where a student came from: its strategy, seed, steps and held-out scores. */
+function describeCard(card: ModelCard): string {
+  const t = card.training;
+  const scores = Object.entries(card.scores)
+    .filter(([k]) => /^(val|test)\.(accuracy|recon_mse|loss)$/.test(k))
+    .map(([k, v]) => `${k} ${v.toPrecision(3)}`);
+  return `${card.name}: ${card.parameters.toLocaleString('en')} parameters, ${t.step.toLocaleString('en')} training steps${scores.length ? `; ${scores.join(', ')}` : ''}.`;
 }
 
 function expectRole(role: ModelRole, allowed: ModelRole[], source: string): void {
@@ -140,8 +154,25 @@ async function refreshVae(): Promise<void> {
     sceneReconstructions: results[1].recon,
     latent: v.latent,
     decoded: new Float32Array(0),
+    timeFrame,
   };
   await setLatent(results[0].latents.slice(0, v.site.latent));
+  const ms = await timeFrame(5);
+  byId('vae-speed').textContent = `Here one frame encodes and decodes in ${ms.toFixed(1)} ms (median of 5, onnxruntime-web wasm).`;
+}
+
+async function timeFrame(runs: number): Promise<number> {
+  const v = vae as Vae;
+  const [h, w] = v.site.imageSize;
+  const frame = v.frames.slice(0, h * w * 3);
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    await decode(await encode(frame, 1), 1);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
 }
 
 function buildSliders(count: number): void {
@@ -244,6 +275,7 @@ async function startRnn(site: RnnSite): Promise<void> {
     fetchTensor(siteUrl, site.brainTrajectories),
   ]);
   expectRole(model.role, ['rnn-student'], site.student);
+  byId('rnn-card').textContent = describeCard(await fetchJson<ModelCard>(siteUrl, site.card));
   rnn = {
     site,
     session: model.session,

@@ -75,7 +75,8 @@ export function lineChart(canvas: HTMLCanvasElement, series: Series[], opts: { x
     ctx.fillStyle = AXIS;
     ctx.fillText(m.label, x(m.at), PAD.top - 5);
   }
-  series.forEach((s, k) => {
+  let legendX = PAD.left + 8;
+  series.forEach((s) => {
     ctx.strokeStyle = s.color;
     ctx.lineWidth = 1.6;
     ctx.beginPath();
@@ -89,7 +90,8 @@ export function lineChart(canvas: HTMLCanvasElement, series: Series[], opts: { x
     ctx.lineWidth = 1;
     ctx.fillStyle = s.color;
     ctx.textAlign = 'left';
-    ctx.fillText(s.label, PAD.left + 8 + k * 130, PAD.top + 12);
+    ctx.fillText(s.label, legendX, PAD.top + 12);
+    legendX += ctx.measureText(s.label).width + 16;
   });
 }
 

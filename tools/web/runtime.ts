@@ -9,10 +9,15 @@ export class PageError extends Error {
 
 export type Backend = 'wasm' | 'webgpu';
 
-/** Points onnxruntime-web at the site's copy of its wasm runtime; threads only where the page is cross-origin isolated. */
+/**
+ * Points onnxruntime-web at the site's copy of its wasm runtime. Threads need a cross-origin isolated page; the
+ * page's `?threads=N` sets their number (default: up to 4, one per core).
+ */
 export function configureOrt(manifest: SiteManifest, siteUrl: string): void {
   ort.env.wasm.wasmPaths = new URL(manifest.ortDir, siteUrl).href;
-  ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  const asked = Number(new URLSearchParams(location.search).get('threads'));
+  const threads = Number.isInteger(asked) && asked > 0 ? asked : Math.min(4, navigator.hardwareConcurrency || 1);
+  ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.max(1, threads) : 1;
   ort.env.logLevel = 'error';
 }
 
@@ -60,7 +65,7 @@ export async function openModel(bytes: Uint8Array, source: string, backend: Back
   if (bytes.byteLength === 0) throw new PageError(`${source} is empty. Choose a student exported by \`b2m export\` (student.onnx, encoder.onnx or decoder.onnx).`);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: [backend], graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(bytes, { executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   } catch (err) {
     throw new PageError(
       `${source} is not an ONNX model that onnxruntime-web can load (${firstLine(err)}). Choose a student exported by \`b2m export\` (student.onnx, encoder.onnx or decoder.onnx).`,

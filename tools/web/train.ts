@@ -117,7 +117,7 @@ async function runTraining(steps: number, backend: Backend = 'wasm'): Promise<vo
   byId('status').textContent = `Training on ${backend}…`;
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(l.trainStep, { executionProviders: [backend], graphOptimizationLevel: 'all' });
+    session = await ort.InferenceSession.create(l.trainStep, { executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   } catch (err) {
     handle.state = 'idle';
     throw new PageError(`onnxruntime-web could not open the train-step graph on ${backend} (${firstLine(err)})`);
