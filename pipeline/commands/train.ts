@@ -2,11 +2,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { openDataset } from '../../datasets/index.js';
-import { loadConfig, STRATEGIES, type Strategy } from '../config.js';
+import { type Dataset, openDataset } from '../../datasets/index.js';
+import { type ExperimentConfig, loadConfig, STRATEGIES, type Strategy } from '../config.js';
 import { UsageError } from '../errors.js';
 import { progressFor, type StageProgress } from '../progress.js';
-import { trainInWorker } from '../train/index.js';
+import { TrainDataError, trainInWorker } from '../train/index.js';
 import type { GlobalOptions } from './global.js';
 import { requireDataset, requireWritableDir } from './paths.js';
 
@@ -16,6 +16,18 @@ interface TrainOptions extends GlobalOptions {
   out: string;
   resume: boolean;
   taskTrials: number | undefined;
+}
+
+/** Checks before any output is written that the dataset's task tensors fit the configured student. */
+function checkFits(dir: string, dataset: Dataset, config: ExperimentConfig): void {
+  if (config.student.kind !== 'sceneVae') return;
+  const shape = dataset.tables.scenes?.layout.tensors.image;
+  if (!shape) throw new UsageError(`${dir} has no scenes table, which the scene VAE trains on; give a dataset from \`b2m simulate driving\` or \`b2m ingest images\`.`);
+  const factor = 2 ** config.student.channels.length;
+  const [height, width] = shape as [number, number];
+  if (height % factor !== 0 || width % factor !== 0) {
+    throw new TrainDataError(`${dir}: its scenes are ${height}×${width} pixels, but the scene VAE halves the image once per entry of student.channels (${config.student.channels.length} times: [${config.student.channels.join(', ')}]), so both sides must be multiples of ${factor}. Ingest the images again with \`--size\` a multiple of ${factor}, or change student.channels.`);
+  }
 }
 
 /** The `train` stage. */
@@ -41,6 +53,7 @@ export const trainCommand: CommandModule<GlobalOptions, TrainOptions> = {
     if ((config.experiment === 'memory-decision') !== Boolean(dataset.tables.trials)) {
       throw new UsageError(`${args.data} is a ${kind} dataset but the config is for ${config.experiment}; give --config ${kind} (or a config of that experiment).`);
     }
+    checkFits(args.data, dataset, config);
     let bar: StageProgress | undefined;
     const result = await trainInWorker(
       { config, dataset: path.resolve(args.data), strategy: args.strategy, runDir: path.resolve(args.out), resume: args.resume, ...(args.taskTrials ? { taskTrials: args.taskTrials } : {}) },
