@@ -6,6 +6,7 @@
  *   npx tsx tools/experiments/evidence.ts --out runs/evidence --seeds 3 [--experiment memory-decision]
  *     [--set memory-decision.train.steps=400] [--strategies isolated,latent] [--sweep noise=0.5,2,4 --sweep trials=50,100]
  *     [--no-budget] [--task-trials 1000 (train every cell on this task budget only)]
+ *     [--collect (train nothing: summarize the finished cells already in --out, e.g. of a run stopped early)]
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -63,6 +64,7 @@ const { values: args } = parseArgs({
     'sweep-seeds': { type: 'string' },
     'no-budget': { type: 'boolean', default: false },
     'task-trials': { type: 'string' },
+    collect: { type: 'boolean', default: false },
   },
 });
 
@@ -105,7 +107,14 @@ interface SceneRows {
   factors: Float64Array;
 }
 
-async function sceneRows(datasetDir: string): Promise<{ fit: SceneRows; score: SceneRows; shape: number[] }> {
+/** Scenes to fit the decoders on and to score them on, and the image shape. */
+interface SceneData {
+  fit: SceneRows;
+  score: SceneRows;
+  shape: number[];
+}
+
+async function sceneRows(datasetDir: string): Promise<SceneData> {
   const table = await (await openDataset(datasetDir)).read('scenes');
   const images = tensorRows(table.getChild('image') as never);
   const split = textColumn(table, 'split');
@@ -209,23 +218,38 @@ async function prepareDataset(config: ExperimentConfig, dir: string, strategies:
   await writeTeacherTables(dir, config, strategies);
 }
 
-async function runCell(config: ExperimentConfig, dataset: string, strategy: Strategy, seed: number, runRoot: string, scenes: Awaited<ReturnType<typeof sceneRows>> | null): Promise<Cell> {
+async function finalTest(runDir: string): Promise<Record<string, number> | null> {
+  try {
+    return (JSON.parse(await readFile(path.join(runDir, FINAL_FILE), 'utf8')) as { test: Record<string, number> }).test;
+  } catch {
+    return null;
+  }
+}
+
+/** Trains one cell (or, with --collect, reads a finished one; null when it is not there). */
+async function runCell(config: ExperimentConfig, dataset: string, strategy: Strategy, seed: number, runRoot: string, scenes: SceneData | null): Promise<Cell | null> {
   const t0 = performance.now();
   const cfg = { ...config, seed: config.seed + seed } as ExperimentConfig;
   const runDir = path.join(runRoot, `${strategy}-s${seed}`);
   const cacheDir = path.join(out, 'cache');
-  await rm(runDir, { recursive: true, force: true });
   const taskTrials = args['task-trials'] ? Number(args['task-trials']) : undefined;
-  const result = await train({ config: cfg, dataset, strategy, runDir, cacheDir, resume: false, checkpointEvery: 1e9, ...(taskTrials ? { taskTrials } : {}) });
   const memory = config.experiment === 'memory-decision';
-  const { steps, values } = await readCurve(runDir, memory ? 'accuracy' : 'recon_mse');
-  const cell: Cell = { strategy, seed, steps, curve: values, test: result.final!.test, seconds: 0 };
-  if (memory && !args['no-budget'] && !taskTrials) {
-    const budgetDir = `${runDir}-budget`;
-    await rm(budgetDir, { recursive: true, force: true });
-    const budget = await train({ config: cfg, dataset, strategy, runDir: budgetDir, cacheDir, resume: false, taskTrials: config.compare.budgetTaskTrials, checkpointEvery: 1e9 });
-    cell.budgetAccuracy = budget.final!.test.accuracy;
+  const withBudget = memory && !args['no-budget'] && !taskTrials;
+  const budgetDir = `${runDir}-budget`;
+  if (!args.collect) {
+    await rm(runDir, { recursive: true, force: true });
+    await train({ config: cfg, dataset, strategy, runDir, cacheDir, resume: false, checkpointEvery: 1e9, ...(taskTrials ? { taskTrials } : {}) });
+    if (withBudget) {
+      await rm(budgetDir, { recursive: true, force: true });
+      await train({ config: cfg, dataset, strategy, runDir: budgetDir, cacheDir, resume: false, taskTrials: config.compare.budgetTaskTrials, checkpointEvery: 1e9 });
+    }
   }
+  const test = await finalTest(runDir);
+  if (!test) return null;
+  const { steps, values } = await readCurve(runDir, memory ? 'accuracy' : 'recon_mse');
+  const cell: Cell = { strategy, seed, steps, curve: values, test, seconds: 0 };
+  const budgetTest = withBudget ? await finalTest(budgetDir) : null;
+  if (budgetTest) cell.budgetAccuracy = budgetTest.accuracy;
   if (scenes) {
     const fit = await latentMeans(path.join(runDir, STUDENT_FILE), scenes.fit, scenes.shape);
     const score = await latentMeans(path.join(runDir, STUDENT_FILE), scenes.score, scenes.shape);
@@ -234,7 +258,6 @@ async function runCell(config: ExperimentConfig, dataset: string, strategy: Stra
     cell.decodabilityByFactor = Object.fromEntries(SCENE_FACTORS.map((f, i) => [f, r2[i]!]));
   }
   cell.seconds = (performance.now() - t0) / 1000;
-  await readFile(path.join(runDir, FINAL_FILE));
   return cell;
 }
 
@@ -264,16 +287,17 @@ function compare(cells: Cell[], metrics: Map<Cell, Record<string, number>>, metr
     va.push(metrics.get(ca)![metric]!);
     vb.push(metrics.get(cb)![metric]!);
   }
-  if (va.length < 2) return null;
+  if (va.length === 0) return null;
   const diff = va.map((v, i) => v - vb[i]!);
   const allZero = diff.every((d) => d === 0);
+  const single = va.length < 2;
   return {
     metric,
     a,
     b,
     meanDiff: diff.reduce((x, y) => x + y, 0) / diff.length,
-    tP: allZero ? 1 : pairedTTest(va, vb).p,
-    wilcoxonP: allZero ? 1 : wilcoxonSignedRank(va, vb).p,
+    tP: single ? Number.NaN : allZero ? 1 : pairedTTest(va, vb).p,
+    wilcoxonP: single ? Number.NaN : allZero ? 1 : wilcoxonSignedRank(va, vb).p,
     n: va.length,
   };
 }
@@ -293,18 +317,19 @@ async function runExperiment(kind: ExperimentKind): Promise<ExperimentResult> {
   const seeds = args.seeds ? Number(args.seeds) : config.compare.seeds;
   const dataDir = path.join(out, 'data', kind);
   await mkdir(dataDir, { recursive: true });
-  await prepareDataset(config, dataDir, strategies);
+  if (!args.collect) await prepareDataset(config, dataDir, strategies);
   const scenes = kind === 'driving' ? await sceneRows(dataDir) : null;
   const cells: Cell[] = [];
   for (let s = 0; s < seeds; s++) {
     for (const strategy of strategies) {
       const cell = await runCell(config, dataDir, strategy, s, path.join(out, 'runs', kind), scenes);
+      if (!cell) continue;
       cells.push(cell);
       process.stderr.write(`${kind} ${strategy} seed ${s}: ${JSON.stringify(metricsOf(kind, config, cell))} (${cell.seconds.toFixed(0)} s)\n`);
     }
   }
   const metrics = new Map(cells.map((c) => [c, metricsOf(kind, config, c)] as const));
-  const names = Object.keys(metrics.get(cells[0]!)!);
+  const names = cells.length > 0 ? Object.keys(metrics.get(cells[0]!)!) : [];
   const summary: ExperimentResult['summary'] = {};
   for (const strategy of strategies) {
     summary[strategy] = {};
@@ -345,11 +370,14 @@ async function runSweep(kind: ExperimentKind, config: ExperimentConfig, seeds: n
     for (const value of list.split(',').map(Number)) {
       const cfg = configFor(kind, [`data.simulator.${key}=${value}`]);
       const dataDir = path.join(out, 'data', `${kind}-${knob}-${value}`);
-      await prepareDataset(cfg, dataDir, ['isolated', strategy]);
+      if (!args.collect) await prepareDataset(cfg, dataDir, ['isolated', strategy]);
       const scenes = kind === 'driving' ? await sceneRows(dataDir) : null;
       const cells: Cell[] = [];
       for (let s = 0; s < sweepSeeds; s++) {
-        for (const st of ['isolated', strategy] as Strategy[]) cells.push(await runCell(cfg, dataDir, st, s, path.join(out, 'runs', `${kind}-${knob}-${value}`), scenes));
+        for (const st of ['isolated', strategy] as Strategy[]) {
+          const cell = await runCell(cfg, dataDir, st, s, path.join(out, 'runs', `${kind}-${knob}-${value}`), scenes);
+          if (cell) cells.push(cell);
+        }
       }
       const m = new Map(cells.map((c) => [c, metricsOf(kind, cfg, c)] as const));
       const c = compare(cells, m, metric, strategy, 'isolated');
@@ -363,7 +391,7 @@ async function runSweep(kind: ExperimentKind, config: ExperimentConfig, seeds: n
 }
 
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3));
-const fmtP = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3));
+const fmtP = (p: number) => (Number.isNaN(p) ? '–' : p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 
 function markdown(results: ExperimentResult[], command: string): string {
   const lines = ['# Evidence: B2M strategies against isolated training and null controls', '', `Command: \`${command}\``, ''];
