@@ -1,0 +1,420 @@
+/** @file Benchmark of graphs/: the GRU and scene VAE students' train steps against their forward passes, against TensorFlow.js, compile time and achieved GFLOP/s. */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import * as ort from 'onnxruntime-node';
+import { type TrainingArtifacts, compileTraining } from '../../graphs/artifacts.js';
+import { type B2mModelOptions, b2mTrainingSpec } from '../../graphs/b2m.js';
+import { Graph } from '../../graphs/graph.js';
+import { Rng } from '../../graphs/init.js';
+import { matmul } from '../../graphs/ops/matmul.js';
+import { decodeModel, encodeModel, toModel } from '../../graphs/serialize.js';
+import { TrainSession } from '../../graphs/train-session.js';
+
+/**
+ * One measured figure, as `npm run bench` takes them: `value` is null when the figure cannot be measured here
+ * (the note says why); `direction` says which side of `target` passes ('max': at most, 'min': at least).
+ */
+export interface BenchResult {
+  bench: string;
+  value: number | null;
+  unit: string;
+  target?: number;
+  direction?: 'max' | 'min';
+  note?: string;
+}
+
+export interface GraphsBenchOptions {
+  /** onnxruntime intra-op threads (default 2). */
+  threads?: number;
+  /** Timed runs per onnxruntime measurement after warm-up; the median is reported (default 15). */
+  runs?: number;
+  /** Timed TensorFlow.js steps per backend (default 3; its CPU backend is slow). */
+  tfjsRuns?: number;
+  /** Leave out TensorFlow.js (for a quick look at the onnxruntime figures). */
+  skipTfjs?: boolean;
+  /** Smaller students for a quick check of the benchmark itself (defaults: the issue's sizes). */
+  gru?: GruSize;
+  vae?: VaeSize;
+  /** Told what is being measured next (the TensorFlow.js CPU steps take minutes). */
+  progress?: (message: string) => void;
+}
+
+/** The GRU student's sizes: batch, time steps, hidden units, input features, classes. */
+export interface GruSize {
+  batch: number;
+  steps: number;
+  hidden: number;
+  features: number;
+  classes: number;
+}
+
+/** The scene VAE's sizes: batch, image side, encoder channels, latent. */
+export interface VaeSize {
+  batch: number;
+  size: number;
+  channels: readonly number[];
+  latent: number;
+}
+
+/** The sizes the issue fixes (the memory-decision task has 4 input features). */
+export const GRU_SIZE: GruSize = { batch: 64, steps: 100, hidden: 128, features: 4, classes: 2 };
+export const VAE_SIZE: VaeSize = { batch: 32, size: 64, channels: [32, 64, 128], latent: 16 };
+const WARMUP = 3;
+const LR = 1e-3;
+
+function gruOptions(z: GruSize): B2mModelOptions {
+  return {
+    seed: 1,
+    student: { kind: 'decisionRnn', cell: 'gru', inputSize: z.features, timeBins: z.steps, hidden: z.hidden, layers: 1, classes: z.classes, readout: 'decision' },
+  };
+}
+
+function vaeOptions(z: VaeSize): B2mModelOptions {
+  return { seed: 1, student: { kind: 'sceneVae', imageSize: [z.size, z.size], channels: z.channels, latent: z.latent, reconstruction: 'mse' } };
+}
+
+/** Wall-clock and process CPU milliseconds of one run. */
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+async function timeRuns(run: () => Promise<unknown>, runs: number, warmup = WARMUP): Promise<{ wall: number; cpu: number; min: number }> {
+  for (let i = 0; i < warmup; i++) await run();
+  const times: Timing[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c = process.cpuUsage();
+    const t = performance.now();
+    await run();
+    const wall = performance.now() - t;
+    const u = process.cpuUsage(c);
+    times.push({ wall, cpu: (u.user + u.system) / 1000 });
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+  };
+  return { wall: median(times.map((x) => x.wall)), cpu: median(times.map((x) => x.cpu)), min: Math.min(...times.map((x) => x.wall)) };
+}
+
+function normals(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.normal());
+}
+
+/** A GRU batch: inputs, labels and a decision bin late in each trial. */
+function gruBatch(z: GruSize): { inputs: Float32Array; labels: Int32Array; decision: Float32Array } {
+  const { batch: B, steps: T, features: F } = z;
+  const decision = new Float32Array(B * T);
+  const labels = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    decision[b * T + T - 1 - (b % 10)] = 1;
+    labels[b] = b % 2;
+  }
+  return { inputs: normals(B * T * F, 1), labels, decision };
+}
+
+function vaeBatch(z: VaeSize): { images: Float32Array; noise: Float32Array } {
+  const { batch: N, size: S, latent: L } = z;
+  const images = normals(N * S * S * 3, 2).map((v) => 1 / (1 + Math.exp(-v)));
+  return { images, noise: normals(N * L, 3) };
+}
+
+/** Floating-point operations of one VAE training step: convolutions and dense layers, forward and backward. */
+export function vaeStepFlops(z: VaeSize = VAE_SIZE): number {
+  const { batch: N, size: S, channels: C, latent: L } = z;
+  let forward = 0;
+  let backward = 0;
+  let size = S;
+  let cin = 3;
+  C.forEach((c, k) => {
+    size /= 2;
+    const f = 2 * N * c * size * size * cin * 16;
+    forward += f;
+    backward += k === 0 ? f : 2 * f;
+    cin = c;
+  });
+  const flat = cin * size * size;
+  const dense = 2 * N * flat * L * 3;
+  forward += dense;
+  backward += 2 * dense;
+  const outs = [...C.slice(0, -1).reverse(), 3];
+  for (const c of outs) {
+    const f = 2 * N * cin * size * size * c * 16;
+    forward += f;
+    backward += 2 * f;
+    size *= 2;
+    cin = c;
+  }
+  return forward + backward;
+}
+
+function stepFeedsGru(z: GruSize): Record<string, ort.Tensor> {
+  const b = gruBatch(z);
+  const { batch: B, steps: T, features: F } = z;
+  return {
+    inputs: new ort.Tensor('float32', b.inputs, [B, T, F]),
+    decision_mask: new ort.Tensor('float32', b.decision, [B, T]),
+    label: new ort.Tensor('int64', BigInt64Array.from(b.labels, (v) => BigInt(v)), [B]),
+  };
+}
+
+function stepFeedsVae(z: VaeSize): Record<string, ort.Tensor> {
+  const b = vaeBatch(z);
+  const { batch: N, size: S, latent: L } = z;
+  return { images: new ort.Tensor('float32', b.images, [N, S, S, 3]), noise: new ort.Tensor('float32', b.noise, [N, L]) };
+}
+
+/** Process CPU seconds since `since` (compiling is single-threaded, so this is what it takes on an idle machine). */
+function cpuSeconds(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+}
+
+interface OrtFigures {
+  /** Build, autodiff, optimizer and serialization of the three models, CPU seconds. */
+  compileCpu: number;
+  /** Train-step session creation at optimization levels 'all' and 'basic', CPU seconds. */
+  sessionCpu: { all: number; basic: number };
+  /** The same wall-clock, from the start of the build to the 'all' session. */
+  compileWall: number;
+  step: { wall: number; cpu: number; min: number };
+  forward: { wall: number; cpu: number; min: number };
+  nodes: { step: number; forward: number };
+}
+
+/** Compiles a student (timed through session creation), then times its train step and its inference forward. */
+async function ortFigures(options: B2mModelOptions, feeds: Record<string, ort.Tensor>, threads: number, runs: number): Promise<OrtFigures> {
+  const started = performance.now();
+  let cpu = process.cpuUsage();
+  const spec = b2mTrainingSpec(options);
+  const artifacts: TrainingArtifacts = compileTraining(spec, { ...spec.compile, optimizer: { kind: 'adam', lr: LR } });
+  const compileCpu = cpuSeconds(cpu);
+  cpu = process.cpuUsage();
+  const session = await TrainSession.create(artifacts, { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const all = cpuSeconds(cpu);
+  const compileWall = (performance.now() - started) / 1000;
+  cpu = process.cpuUsage();
+  const basic = await ort.InferenceSession.create(artifacts.trainStep, { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' });
+  const sessionCpu = { all, basic: cpuSeconds(cpu) };
+  await basic.release();
+  const inference = await ort.InferenceSession.create(artifacts.inference, { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+  const inferenceFeeds = Object.fromEntries(inference.inputNames.map((n) => [n, feeds[n]]));
+  const step = await timeRuns(() => session.step(feeds), runs);
+  const forward = await timeRuns(() => inference.run(inferenceFeeds), runs);
+  const nodes = { step: decodeModel(artifacts.trainStep).graph?.node.length ?? 0, forward: decodeModel(artifacts.inference).graph?.node.length ?? 0 };
+  await session.release();
+  await inference.release();
+  return { compileCpu, sessionCpu, compileWall, step, forward, nodes };
+}
+
+/** MatMul 1024x1024x1024 through onnxruntime: the machine's practical peak GFLOP/s. */
+async function matmulGflops(threads: number, runs: number): Promise<number> {
+  const n = 1024;
+  const g = new Graph();
+  const a = g.input('a', 'float32', [n, n]);
+  const b = g.input('b', 'float32', [n, n]);
+  const session = await ort.InferenceSession.create(encodeModel(toModel(g, { outputs: { c: matmul(a, b) } })), { intraOpNumThreads: threads });
+  const feeds = { a: new ort.Tensor('float32', normals(n * n, 4), [n, n]), b: new ort.Tensor('float32', normals(n * n, 5), [n, n]) };
+  const t = await timeRuns(() => session.run(feeds), runs);
+  await session.release();
+  return (2 * n ** 3) / (t.wall / 1000) / 1e9;
+}
+
+/** The GRU student's training step in TensorFlow.js: the same cell (PyTorch's form), decision readout, Adam. */
+function tfjsGruStep(z: GruSize): () => void {
+  const { batch: B, steps: T, hidden: H, features: F, classes: C } = z;
+  const b = gruBatch(z);
+  const x = tf.tensor3d(b.inputs, [B, T, F]);
+  const mask = tf.tensor3d(b.decision, [B, T, 1]);
+  const labels = tf.oneHot(tf.tensor1d(b.labels, 'int32'), C);
+  const glorot = (shape: number[]) => tf.variable(tf.randomUniform(shape, -Math.sqrt(6 / (shape[0] + shape[1])), Math.sqrt(6 / (shape[0] + shape[1]))));
+  const wIh = glorot([F, 3 * H]);
+  const wHh = glorot([H, 3 * H]);
+  const bIh = tf.variable(tf.zeros([3 * H]));
+  const bHh = tf.variable(tf.zeros([3 * H]));
+  const wOut = glorot([H, C]);
+  const bOut = tf.variable(tf.zeros([C]));
+  const optimizer = tf.train.adam(LR);
+  const loss = (): tf.Scalar => {
+    const projected = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [B * T, F]), wIh), bIh), [B, T, 3 * H]);
+    const perStep = tf.unstack(projected, 1);
+    let h = tf.zeros([B, H]) as tf.Tensor2D;
+    const states: tf.Tensor2D[] = [];
+    for (let t = 0; t < T; t++) {
+      const [xr, xz, xn] = tf.split(perStep[t], 3, 1);
+      const [hr, hz, hn] = tf.split(tf.add(tf.matMul(h, wHh), bHh), 3, 1);
+      const r = tf.sigmoid(tf.add(xr, hr));
+      const z = tf.sigmoid(tf.add(xz, hz));
+      const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
+      h = tf.add(n, tf.mul(z, tf.sub(h, n)));
+      states.push(h);
+    }
+    const decision = tf.sum(tf.mul(tf.stack(states, 1), mask), 1) as tf.Tensor2D;
+    return tf.losses.softmaxCrossEntropy(labels, tf.add(tf.matMul(decision, wOut), bOut)) as tf.Scalar;
+  };
+  return () => {
+    const value = optimizer.minimize(loss, true);
+    value?.dataSync();
+    value?.dispose();
+  };
+}
+
+/** The scene VAE's training step in TensorFlow.js (NHWC): same layers and sizes, MSE + KL, Adam. */
+function tfjsVaeStep(z: VaeSize): () => void {
+  const { batch: N, size: S, channels: Cs, latent: L } = z;
+  const b = vaeBatch(z);
+  const images = tf.tensor4d(b.images, [N, S, S, 3]);
+  const noise = tf.tensor2d(b.noise, [N, L]);
+  const uniform = (shape: number[], fanIn: number) => tf.variable(tf.randomUniform(shape, -Math.sqrt(6 / fanIn), Math.sqrt(6 / fanIn)));
+  let cin = 3;
+  const convs = Cs.map((c) => {
+    const p = { w: uniform([4, 4, cin, c], cin * 16), b: tf.variable(tf.zeros([c])) };
+    cin = c;
+    return p;
+  });
+  const fs = S / 2 ** Cs.length;
+  const flat = cin * fs * fs;
+  const mean = { w: uniform([flat, L], flat), b: tf.variable(tf.zeros([L])) };
+  const logvar = { w: uniform([flat, L], flat), b: tf.variable(tf.zeros([L])) };
+  const fc = { w: uniform([L, flat], L), b: tf.variable(tf.zeros([flat])) };
+  const outs = [...Cs.slice(0, -1).reverse(), 3];
+  const deconvs = outs.map((c) => {
+    const p = { w: uniform([4, 4, c, cin], cin * 4), b: tf.variable(tf.zeros([c])), out: c };
+    cin = c;
+    return p;
+  });
+  const optimizer = tf.train.adam(LR);
+  const loss = (): tf.Scalar => {
+    let h: tf.Tensor4D = images;
+    for (const c of convs) h = tf.relu(tf.add(tf.conv2d(h, c.w as tf.Tensor4D, 2, 'same'), c.b)) as tf.Tensor4D;
+    const features = tf.reshape(h, [N, flat]) as tf.Tensor2D;
+    const mu = tf.add(tf.matMul(features, mean.w), mean.b);
+    const lv = tf.add(tf.matMul(features, logvar.w), logvar.b);
+    const z = tf.add(mu, tf.mul(tf.exp(tf.mul(lv, 0.5)), noise)) as tf.Tensor2D;
+    let d = tf.reshape(tf.add(tf.matMul(z, fc.w), fc.b), [N, fs, fs, Cs[Cs.length - 1]]) as tf.Tensor4D;
+    let size = fs;
+    for (const dc of deconvs) {
+      size *= 2;
+      d = tf.add(tf.conv2dTranspose(tf.relu(d), dc.w as tf.Tensor4D, [N, size, size, dc.out], 2, 'same'), dc.b);
+    }
+    const recon = tf.div(tf.sum(tf.square(tf.sub(tf.sigmoid(d), images))), N);
+    const kl = tf.mul(tf.div(tf.sum(tf.sub(tf.add(tf.exp(lv), tf.square(mu)), tf.add(lv, 1))), N), 0.5);
+    return tf.add(recon, kl) as tf.Scalar;
+  };
+  return () => {
+    const value = optimizer.minimize(loss, true);
+    value?.dataSync();
+    value?.dispose();
+  };
+}
+
+/** Median wall milliseconds of a TensorFlow.js step on a backend, or the error that stops it there. */
+async function tfjsStep(backend: 'wasm' | 'cpu', make: () => () => void, runs: number): Promise<{ ms: number } | { error: string }> {
+  await tf.setBackend(backend);
+  await tf.ready();
+  try {
+    const step = make();
+    const t = await timeRuns(async () => step(), runs, 1);
+    return { ms: t.wall };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    tf.disposeVariables();
+  }
+}
+
+/** Runs every measurement; the GRU and the VAE in the same process, one after the other. */
+export async function benchGraphs(options: GraphsBenchOptions = {}): Promise<BenchResult[]> {
+  const threads = options.threads ?? 2;
+  const runs = options.runs ?? 15;
+  const tfjsRuns = options.tfjsRuns ?? 3;
+  const gruSize = options.gru ?? GRU_SIZE;
+  const vaeSize = options.vae ?? VAE_SIZE;
+  const load = os.loadavg()[0].toFixed(1);
+  const context = `onnxruntime ${threads} threads, median of ${runs} after ${WARMUP} warm-up, load average ${load} on ${os.cpus().length} CPUs`;
+  const results: BenchResult[] = [];
+  const progress = options.progress ?? (() => {});
+
+  progress('GRU student: compile, train step, forward');
+  const gru = await ortFigures(gruOptions(gruSize), stepFeedsGru(gruSize), threads, runs);
+  const what = `GRU student (T=${gruSize.steps}, hidden ${gruSize.hidden}): build, autodiff, Adam, serialize, train-step session creation, process CPU seconds`;
+  results.push({
+    bench: 'compile_seconds',
+    value: gru.compileCpu + gru.sessionCpu.all,
+    unit: 's',
+    target: 1.5,
+    direction: 'max',
+    note: `${what}, session at level 'all' (compile ${gru.compileCpu.toFixed(2)} s + session ${gru.sessionCpu.all.toFixed(2)} s; wall ${gru.compileWall.toFixed(2)} s)`,
+  });
+  results.push({
+    bench: 'compile_seconds_basic',
+    value: gru.compileCpu + gru.sessionCpu.basic,
+    unit: 's',
+    target: 1.5,
+    direction: 'max',
+    note: `the same with the session at level 'basic' (session ${gru.sessionCpu.basic.toFixed(2)} s)`,
+  });
+  progress('scene VAE: compile, train step, forward');
+  const vae = await ortFigures(vaeOptions(vaeSize), stepFeedsVae(vaeSize), threads, runs);
+  for (const [name, f] of [
+    ['gru', gru],
+    ['vae', vae],
+  ] as const) {
+    results.push({
+      bench: `${name}.step_over_forward`,
+      value: f.step.wall / f.forward.wall,
+      unit: 'ratio',
+      target: 3,
+      direction: 'max',
+      note: `step ${f.step.wall.toFixed(1)} ms (${f.nodes.step} nodes, CPU ${f.step.cpu.toFixed(1)} ms), forward ${f.forward.wall.toFixed(1)} ms (${f.nodes.forward} nodes, CPU ${f.forward.cpu.toFixed(1)} ms); ${context}`,
+    });
+    results.push({ bench: `${name}.train_step_ms`, value: f.step.wall, unit: 'ms', note: `fastest ${f.step.min.toFixed(1)} ms` });
+  }
+  const flops = vaeStepFlops(vaeSize);
+  progress('MatMul 1024^3');
+  const peak = await matmulGflops(threads, runs);
+  const achieved = flops / (vae.step.wall / 1000) / 1e9;
+  results.push({ bench: 'vae.gflops', value: achieved, unit: 'GFLOP/s', note: `${(flops / 1e9).toPrecision(3)} GFLOP per step (convolutions and dense layers, forward + backward); ${((100 * achieved) / peak).toFixed(0)}% of the MatMul figure` });
+  results.push({ bench: 'matmul_gflops', value: peak, unit: 'GFLOP/s', note: `MatMul 1024^3 through onnxruntime, ${threads} threads` });
+
+  if (!options.skipTfjs) {
+    setWasmPaths(`${path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/@tensorflow/tfjs-backend-wasm/dist')}/`);
+    for (const [name, make, ours] of [
+      ['gru', () => tfjsGruStep(gruSize), gru.step.wall],
+      ['vae', () => tfjsVaeStep(vaeSize), vae.step.wall],
+    ] as const) {
+      for (const backend of ['wasm', 'cpu'] as const) {
+        progress(`TensorFlow.js ${backend}: ${name} train step`);
+        const r = await tfjsStep(backend, make, tfjsRuns);
+        const bench = `${name}.speedup_vs_tfjs_${backend}`;
+        const target = name === 'gru' && backend === 'wasm' ? ({ target: 10, direction: 'min' } as const) : {};
+        if ('error' in r) results.push({ bench, value: null, unit: 'x', ...target, note: `TensorFlow.js 4.22 ${backend} cannot run this training step: ${r.error}` });
+        else results.push({ bench, value: r.ms / ours, unit: 'x', ...target, note: `TensorFlow.js ${backend} step ${r.ms.toFixed(0)} ms (median of ${tfjsRuns}) vs ${ours.toFixed(1)} ms` });
+      }
+    }
+  }
+  return results;
+}
+
+function table(results: readonly BenchResult[]): string {
+  const rows = results.map((r) => [
+    r.bench,
+    r.value === null ? 'n/a' : r.value.toPrecision(4),
+    r.unit,
+    r.target === undefined ? '' : `${r.direction === 'max' ? '<=' : '>='} ${r.target}`,
+    r.note ?? '',
+  ]);
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i].length), 6));
+  return rows.map((row) => row.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c)).join('  ')).join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const results = await benchGraphs({ progress: (m) => process.stderr.write(`graphs bench: ${m}\n`) });
+  console.log(table(results));
+  for (const r of results) console.log(JSON.stringify(r));
+}
