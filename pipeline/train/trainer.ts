@@ -28,7 +28,7 @@ import { b2mModelOptions, optimizerOf } from './model.js';
 import { learningRateAt, lossWeightAt } from './schedules.js';
 import { REPRESENTATIONS_FILE, type Representations, writeRepresentations } from './representations.js';
 import { loadEvalRows, PairedRows, selectRows, type TaskRows, taskTable, TrainStream } from './task-data.js';
-import { loadTeacher, type TeacherData, teacherEntry, teacherTableFor } from './teacher-data.js';
+import { loadTeacher, type TeacherData, teacherEntry, teacherTableFor, TrainDataError } from './teacher-data.js';
 
 /** Training stopped on a non-finite loss; the message names the step and the term. */
 export class TrainingError extends B2mError {}
@@ -113,6 +113,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const withConditions = pairing === 'condition' || (teacher !== null && teacher.byCondition.size > 0);
   const task = taskTable(dataset, kind, withConditions);
   const model = b2mModelOptions(config, strategy, task.xShape, teacher);
+  if (model.contrastive && pairing === 'trial' && teacher && teacher.byTrial.size === 0) {
+    throw new TrainDataError(
+      `teacher table "${teacher.table}" holds condition averages (no trial ids), so its rows pair with task trials by condition; ` +
+        'set losses.contrastive.pairing: condition (or build per-trial teacher rows with teacher.conditionAverage: false)',
+    );
+  }
   const spec = b2mTrainingSpec(model);
   const optimizer = optimizerOf(config);
   const { artifacts } = await cachedTraining(options.cacheDir ?? path.join(runDir, 'artifacts'), spec, {
