@@ -26,8 +26,11 @@ function teacherTable(schema: Schema, columns: Parameters<typeof recordBatchFrom
   return { kind: 'teacher', schema, source: recordBatchFromColumns(schema, columns, 'teacher table') };
 }
 
-/** Teacher latents of memory-decision brain trials aligned by events onto their task trials' grid, with `covered`. */
-function memoryTeacher(data: MemoryDecisionData, features: Float32Array): DatasetTableInput {
+/**
+ * Teacher latents of memory-decision brain trials aligned by events onto their task trials' grid, with `covered`;
+ * with `byCondition`, the training trials' latents averaged per subject and condition, without trial ids.
+ */
+function memoryTeacher(data: MemoryDecisionData, features: Float32Array, byCondition = false): DatasetTableInput {
   const { brain, task } = data;
   const taskIndex = new Map(Array.from(task.trialId, (id, i) => [id, i] as const));
   const ev = (e: typeof brain.events, i: number) => [e.offer1On[i]!, e.offer1Off[i]!, e.offer2On[i]!, e.offer2Off[i]!, e.go[i]!, e.decision[i]!];
@@ -44,9 +47,31 @@ function memoryTeacher(data: MemoryDecisionData, features: Float32Array): Datase
   });
   const base = teacherSchema({ latents: [task.timeBins, K] });
   const schema = new Schema([...base.fields, fixedShapeTensorField('covered', [task.timeBins]) as Field], base.metadata);
+  const condition = (i: number) => memoryConditionKey(brain.offer1[i]!, brain.offer2[i]!);
+  if (byCondition) {
+    const size = task.timeBins * K;
+    const groups = new Map<string, number[]>();
+    for (const i of train) {
+      const key = `${brain.subject[i]}|${condition(i)}`;
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    }
+    const members = [...groups.values()];
+    const latents = new Float32Array(members.length * size);
+    members.forEach((rows, g) => {
+      for (const i of rows) for (let j = 0; j < size; j++) latents[g * size + j] += t.latents.data[i * size + j]! / rows.length;
+    });
+    return teacherTable(schema, {
+      trial_id: members.map(() => null),
+      condition: members.map((rows) => condition(rows[0]!)),
+      subject: members.map((rows) => brain.subjectNames[brain.subject[rows[0]!]!]!),
+      split: members.map(() => 'train'),
+      latents,
+      covered: new Float32Array(members.length * task.timeBins).fill(1),
+    });
+  }
   return teacherTable(schema, {
     trial_id: brain.trialId,
-    condition: Array.from({ length: brain.count }, (_, i) => memoryConditionKey(brain.offer1[i]!, brain.offer2[i]!)),
+    condition: Array.from({ length: brain.count }, (_, i) => condition(i)),
     subject: Array.from(brain.subject, (s) => brain.subjectNames[s]!),
     split: Array.from(brain.split, (s) => SPLITS[s]!),
     latents: Float32Array.from(t.latents.data),
@@ -58,8 +83,11 @@ function groupsOf(subject: Int32Array, split: Uint8Array): Int32Array {
   return Int32Array.from(subject, (s, i) => s * 3 + split[i]!);
 }
 
-/** A small memory-decision dataset: 400 training task trials of 24 bins, 2 subjects × 40 brain trials, teacher tables for every strategy. */
-export async function memoryDataset(dir: string, seed = 3): Promise<MemoryDecisionData> {
+/**
+ * A small memory-decision dataset: 400 training task trials of 24 bins, 2 subjects × 40 brain trials, teacher
+ * tables for every strategy (per trial, or condition averages with `byCondition`).
+ */
+export async function memoryDataset(dir: string, seed = 3, byCondition = false): Promise<MemoryDecisionData> {
   const data = memoryDecisionSimulator(
     {
       task: {
@@ -82,8 +110,8 @@ export async function memoryDataset(dir: string, seed = 3): Promise<MemoryDecisi
   const controls: NullControl[] = ['shuffled-brain', 'noise-brain'];
   const tables: Record<string, DatasetTableInput> = {
     ...memoryDecisionTables(data),
-    teacher: memoryTeacher(data, brain.features),
-    ...Object.fromEntries(controls.map((c) => [`teacher-${c}`, memoryTeacher(data, nullControlTrials(c, b, seed))])),
+    teacher: memoryTeacher(data, brain.features, byCondition),
+    ...Object.fromEntries(controls.map((c) => [`teacher-${c}`, memoryTeacher(data, nullControlTrials(c, b, seed), byCondition)])),
   };
   await writeDataset(dir, { tables, manifest: { kind: 'memory-decision', name: 'trainer test', provenance: { generator: 'test', version: '0' }, seed } }, { overwrite: true });
   return data;

@@ -201,6 +201,27 @@ describe('train', () => {
     expect((await latestCheckpoint(contrastive.runDir))!.state.step).toBe(2);
   }, 120_000);
 
+  it('pairs by condition with condition-averaged brain rows, and refuses trial pairing with them', async () => {
+    const dir = path.join(root, 'memory-by-condition');
+    await memoryDataset(dir, 3, true);
+    const positives: Float32Array[] = [];
+    const masks: Float32Array[] = [];
+    const config = memoryConfig({ train: { steps: 4 }, losses: { contrastive: { projectionDim: 8, pairing: 'condition' } } });
+    const result = await train(options('both', 'by-condition', config, {
+      dataset: dir,
+      onBatch: (_, feeds) => {
+        positives.push((feeds.positives!.data as Float32Array).slice());
+        masks.push((feeds.contrastive_mask!.data as Float32Array).slice());
+      },
+    }));
+    expect(result.steps).toBe(4);
+    expect(masks[0]!.length).toBe(16);
+    expect(masks.flatMap((m) => Array.from(m)).filter((v) => v === 1).length).toBeGreaterThan(16);
+    const offDiagonal = positives.map((p) => Array.from(p).filter((v, i) => v === 1 && Math.floor(i / 16) !== i % 16).length);
+    expect(Math.max(...offDiagonal)).toBeGreaterThan(0);
+    await expect(train(options('both', 'by-condition-trial', memoryConfig(), { dataset: dir }))).rejects.toThrow(/holds condition averages .*losses.contrastive.pairing: condition/);
+  }, 120_000);
+
   it('trains the scene VAE with both brain terms and exports it', async () => {
     const result = await train(options('both', 'vae', drivingConfig()));
     expect(result.steps).toBe(6);
