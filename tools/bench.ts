@@ -1,5 +1,7 @@
 /** @file `npm run bench`: runs every benchmark group in one process, prints a table for people, then one JSON object per line. */
+import { benchBrowser } from './bench/browser.js';
 import { benchStream } from './bench/datasets-stream.js';
+import { benchGraphs } from './bench/graphs.js';
 import { benchRecurrence } from './bench/recurrence.js';
 import { benchSimulators } from './bench/simulators.js';
 import { benchTrain } from './bench/train.js';
@@ -18,6 +20,10 @@ export interface BenchResult {
 type Group = { name: string; run: (quick: boolean) => Promise<Omit<BenchResult, 'group'>[]> };
 
 const groups: Group[] = [
+  {
+    name: 'graphs',
+    run: async (quick) => benchGraphs(quick ? { runs: 5, tfjsRuns: 1 } : {}),
+  },
   {
     name: 'datasets',
     run: async (quick) => {
@@ -55,6 +61,19 @@ const groups: Group[] = [
   {
     name: 'train',
     run: async (quick) => benchTrain({ quick }),
+  },
+  {
+    name: 'browser',
+    run: async (quick) => {
+      const r = await benchBrowser({ quick });
+      return [
+        { bench: 'browser_infer_ms', value: r.browser_infer_ms, unit: 'ms', note: `VAE encode+decode of one frame, Chromium wasm; ${r.setting}` },
+        { bench: 'node_wasm_infer_ms', value: r.node_wasm_infer_ms, unit: 'ms', note: 'the same in onnxruntime-web (wasm) under Node' },
+        { bench: 'node_infer_ms', value: r.node_infer_ms, unit: 'ms', note: 'the same in onnxruntime-node (CPU)' },
+        { bench: 'browser_train_steps_per_s', value: r.browser_train_steps_per_s, unit: 'steps/s', note: 'VAE train-step graph in Chromium (wasm)' },
+        { bench: 'node_train_steps_per_s', value: r.node_train_steps_per_s, unit: 'steps/s', note: 'the same graph in onnxruntime-node (CPU)' },
+      ];
+    },
   },
 ];
 
