@@ -76,29 +76,38 @@ function vaeOptions(z: VaeSize): B2mModelOptions {
   return { seed: 1, student: { kind: 'sceneVae', imageSize: [z.size, z.size], channels: z.channels, latent: z.latent, reconstruction: 'mse' } };
 }
 
-/** Wall-clock and process CPU milliseconds of one run. */
+/** Median and fastest wall-clock milliseconds, and median process CPU milliseconds, of repeated runs. */
 interface Timing {
   wall: number;
+  min: number;
   cpu: number;
 }
 
-async function timeRuns(run: () => Promise<unknown>, runs: number, warmup = WARMUP): Promise<{ wall: number; cpu: number; min: number }> {
-  for (let i = 0; i < warmup; i++) await run();
-  const times: Timing[] = [];
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Times several runs in turns (one of each, then again), after warm-up, so that a change in the machine's load
+ * falls on all of them alike. Returns one timing per run function.
+ */
+async function timeInTurns(fns: readonly (() => Promise<unknown>)[], runs: number, warmup = WARMUP): Promise<Timing[]> {
+  for (let i = 0; i < warmup; i++) for (const fn of fns) await fn();
+  const wall = fns.map((): number[] => []);
+  const cpu = fns.map((): number[] => []);
   for (let i = 0; i < runs; i++) {
-    const c = process.cpuUsage();
-    const t = performance.now();
-    await run();
-    const wall = performance.now() - t;
-    const u = process.cpuUsage(c);
-    times.push({ wall, cpu: (u.user + u.system) / 1000 });
+    for (let k = 0; k < fns.length; k++) {
+      const c = process.cpuUsage();
+      const t = performance.now();
+      await fns[k]();
+      wall[k].push(performance.now() - t);
+      const u = process.cpuUsage(c);
+      cpu[k].push((u.user + u.system) / 1000);
+    }
   }
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = s.length >> 1;
-    return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-  };
-  return { wall: median(times.map((x) => x.wall)), cpu: median(times.map((x) => x.cpu)), min: Math.min(...times.map((x) => x.wall)) };
+  return fns.map((_, k) => ({ wall: median(wall[k]), min: Math.min(...wall[k]), cpu: median(cpu[k]) }));
 }
 
 function normals(n: number, seed: number): Float32Array {
@@ -182,8 +191,12 @@ interface OrtFigures {
   sessionCpu: { all: number; basic: number };
   /** The same wall-clock, from the start of the build to the 'all' session. */
   compileWall: number;
-  step: { wall: number; cpu: number; min: number };
-  forward: { wall: number; cpu: number; min: number };
+  /** Train step and inference forward with the benchmark's threads. */
+  step: Timing;
+  forward: Timing;
+  /** The same on one thread each: their CPU times do not depend on the machine's load the way wall times do. */
+  step1: Timing;
+  forward1: Timing;
   nodes: { step: number; forward: number };
 }
 
@@ -204,12 +217,17 @@ async function ortFigures(options: B2mModelOptions, feeds: Record<string, ort.Te
   await basic.release();
   const inference = await ort.InferenceSession.create(artifacts.inference, { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
   const inferenceFeeds = Object.fromEntries(inference.inputNames.map((n) => [n, feeds[n]]));
-  const step = await timeRuns(() => session.step(feeds), runs);
-  const forward = await timeRuns(() => inference.run(inferenceFeeds), runs);
-  const nodes = { step: decodeModel(artifacts.trainStep).graph?.node.length ?? 0, forward: decodeModel(artifacts.inference).graph?.node.length ?? 0 };
+  const [step, forward] = await timeInTurns([() => session.step(feeds), () => inference.run(inferenceFeeds)], runs);
   await session.release();
   await inference.release();
-  return { compileCpu, sessionCpu, compileWall, step, forward, nodes };
+  // Separate single-threaded sessions, created after the threaded ones are gone so that no idle pool thread adds to their CPU time.
+  const session1 = await TrainSession.create(artifacts, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const inference1 = await ort.InferenceSession.create(artifacts.inference, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const [step1, forward1] = await timeInTurns([() => session1.step(feeds), () => inference1.run(inferenceFeeds)], runs);
+  await session1.release();
+  await inference1.release();
+  const nodes = { step: decodeModel(artifacts.trainStep).graph?.node.length ?? 0, forward: decodeModel(artifacts.inference).graph?.node.length ?? 0 };
+  return { compileCpu, sessionCpu, compileWall, step, forward, step1, forward1, nodes };
 }
 
 /** MatMul 1024x1024x1024 through onnxruntime: the machine's practical peak GFLOP/s. */
@@ -220,7 +238,7 @@ async function matmulGflops(threads: number, runs: number): Promise<number> {
   const b = g.input('b', 'float32', [n, n]);
   const session = await ort.InferenceSession.create(encodeModel(toModel(g, { outputs: { c: matmul(a, b) } })), { intraOpNumThreads: threads });
   const feeds = { a: new ort.Tensor('float32', normals(n * n, 4), [n, n]), b: new ort.Tensor('float32', normals(n * n, 5), [n, n]) };
-  const t = await timeRuns(() => session.run(feeds), runs);
+  const [t] = await timeInTurns([() => session.run(feeds)], runs);
   await session.release();
   return (2 * n ** 3) / (t.wall / 1000) / 1e9;
 }
@@ -319,7 +337,7 @@ async function tfjsStep(backend: 'wasm' | 'cpu', make: () => () => void, runs: n
   await tf.ready();
   try {
     const step = make();
-    const t = await timeRuns(async () => step(), runs, 1);
+    const [t] = await timeInTurns([async () => step()], runs, 1);
     return { ms: t.wall };
   } catch (err) {
     return { error: (err as Error).message };
@@ -336,7 +354,7 @@ export async function benchGraphs(options: GraphsBenchOptions = {}): Promise<Ben
   const gruSize = options.gru ?? GRU_SIZE;
   const vaeSize = options.vae ?? VAE_SIZE;
   const load = os.loadavg()[0].toFixed(1);
-  const context = `onnxruntime ${threads} threads, median of ${runs} after ${WARMUP} warm-up, load average ${load} on ${os.cpus().length} CPUs`;
+  const context = `onnxruntime ${threads} threads, medians of ${runs} in turns after ${WARMUP} warm-up, load average ${load} on ${os.cpus().length} CPUs`;
   const results: BenchResult[] = [];
   const progress = options.progress ?? (() => {});
 
@@ -371,9 +389,17 @@ export async function benchGraphs(options: GraphsBenchOptions = {}): Promise<Ben
       unit: 'ratio',
       target: 3,
       direction: 'max',
-      note: `step ${f.step.wall.toFixed(1)} ms (${f.nodes.step} nodes, CPU ${f.step.cpu.toFixed(1)} ms), forward ${f.forward.wall.toFixed(1)} ms (${f.nodes.forward} nodes, CPU ${f.forward.cpu.toFixed(1)} ms); ${context}`,
+      note: `step ${f.step.wall.toFixed(1)} ms (${f.nodes.step} nodes), forward ${f.forward.wall.toFixed(1)} ms (${f.nodes.forward} nodes), wall-clock; ${context}`,
     });
-    results.push({ bench: `${name}.train_step_ms`, value: f.step.wall, unit: 'ms', note: `fastest ${f.step.min.toFixed(1)} ms` });
+    results.push({
+      bench: `${name}.step_over_forward_cpu`,
+      value: f.step1.cpu / f.forward1.cpu,
+      unit: 'ratio',
+      target: 3,
+      direction: 'max',
+      note: `one thread, process CPU time: step ${f.step1.cpu.toFixed(1)} ms, forward ${f.forward1.cpu.toFixed(1)} ms (what the ratio is on an idle machine)`,
+    });
+    results.push({ bench: `${name}.train_step_ms`, value: f.step.wall, unit: 'ms', note: `fastest ${f.step.min.toFixed(1)} ms; ${threads} threads` });
   }
   const flops = vaeStepFlops(vaeSize);
   progress('MatMul 1024^3');
