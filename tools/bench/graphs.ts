@@ -31,7 +31,7 @@ export interface GraphsBenchOptions {
   threads?: number;
   /** Timed runs per onnxruntime measurement after warm-up; the median is reported (default 15). */
   runs?: number;
-  /** Timed TensorFlow.js steps per backend (default 3; its CPU backend is slow). */
+  /** Timed TensorFlow.js steps per backend, after one warm-up (default 2; its CPU backend takes seconds a step). */
   tfjsRuns?: number;
   /** Leave out TensorFlow.js (for a quick look at the onnxruntime figures). */
   skipTfjs?: boolean;
@@ -350,7 +350,7 @@ async function tfjsStep(backend: 'wasm' | 'cpu', make: () => () => void, runs: n
 export async function benchGraphs(options: GraphsBenchOptions = {}): Promise<BenchResult[]> {
   const threads = options.threads ?? 2;
   const runs = options.runs ?? 15;
-  const tfjsRuns = options.tfjsRuns ?? 3;
+  const tfjsRuns = options.tfjsRuns ?? 2;
   const gruSize = options.gru ?? GRU_SIZE;
   const vaeSize = options.vae ?? VAE_SIZE;
   const load = os.loadavg()[0].toFixed(1);
