@@ -130,6 +130,17 @@ async function budgetTable(task: TaskTable, limit: number): Promise<Table> {
   return new Table(parts);
 }
 
+/** Rows of the task table in the training split (one pass over the table). */
+async function countTrainRows(task: TaskTable): Promise<number> {
+  const word = new TextEncoder().encode('train');
+  let n = 0;
+  for await (const batch of openTableStream(task.table.files)) {
+    const split = batch.getChild('split')!.data[0]! as Data<Utf8>;
+    for (let i = 0; i < batch.numRows; i++) if (splitIs(split, i, word)) n++;
+  }
+  return n;
+}
+
 /** Options of the training stream. */
 export interface TrainStreamOptions {
   batchSize: number;
@@ -152,6 +163,12 @@ export class TrainStream {
   }
 
   static async open(task: TaskTable, opts: TrainStreamOptions): Promise<TrainStream> {
+    const rows = opts.taskTrials ?? (await countTrainRows(task));
+    if (rows < opts.batchSize) {
+      throw new TrainDataError(
+        `table "${task.table.name}" gives ${rows} training rows${opts.taskTrials !== undefined ? ' within the task budget' : ''}, fewer than one batch of ${opts.batchSize}; lower train.batchSize or add training rows`,
+      );
+    }
     const bufferSize = Math.max(opts.batchSize, Math.min(8192, Math.floor(SHUFFLE_BUFFER_BYTES / (task.rowSize * 4))));
     const source = opts.taskTrials !== undefined ? { tables: await budgetTable(task, opts.taskTrials) } : { files: task.table.files };
     const batcher = createBatcher<string, string, string>({

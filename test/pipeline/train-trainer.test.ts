@@ -235,7 +235,7 @@ describe('train', () => {
     await session.release();
   }, 120_000);
 
-  it('limits training to a budget of task trials, and says when the data cannot fill it', async () => {
+  it('limits training to a budget of task trials, and says when the data cannot fill it or a batch', async () => {
     const dataset = await openDataset(memory);
     const task = taskTable(dataset, 'decisionRnn', false);
     const stream = await TrainStream.open(task, { batchSize: 10, seed: 1, taskTrials: 30 });
@@ -245,6 +245,8 @@ describe('train', () => {
     expect(ids.size).toBe(30);
     expect(Math.max(...ids)).toBe(29);
     await expect(TrainStream.open(task, { batchSize: 10, seed: 1, taskTrials: 401 })).rejects.toThrow(/asks for 401 training trials but table "trials" has only 400/);
+    await expect(TrainStream.open(task, { batchSize: 10, seed: 1, taskTrials: 8 })).rejects.toThrow(/gives 8 training rows within the task budget, fewer than one batch of 10/);
+    await expect(TrainStream.open(task, { batchSize: 401, seed: 1 })).rejects.toThrow(/gives 400 training rows, fewer than one batch of 401/);
   });
 
   it('names the missing teacher table and the command that builds it', async () => {
