@@ -19,11 +19,11 @@ import {
   simulateDrivingScenes,
 } from '../datasets/simulators/index.js';
 import { listImages, readImages } from '../datasets/ingest/images.js';
+import { fitPca, projectPca } from '../datasets/teacher/pca.js';
 import { compileTraining } from '../graphs/artifacts.js';
 import { b2mTrainingSpec } from '../graphs/b2m.js';
 import { EXPORT_FILES, type ModelCard, exportStudent } from '../pipeline/export.js';
 import { b2mVersion } from '../pipeline/package.js';
-import { fitPca, projectPca } from './web/pca.js';
 import { ORT_DIR, type RnnSite, SITE_FILE, SITE_FORMAT, type SiteManifest, type TensorFile, type TrainSite, type TrialInfo, type VaeSite } from './web/site.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -228,8 +228,9 @@ async function buildRnn(out: string, dir: string, card: ModelCard, count: number
     const ev = (e: typeof task.events, k: number) => ({ offer1On: e.offer1On[k], offer2On: e.offer2On[k], go: e.go[k], decision: e.decision[k] });
     trials.push({ trialId: task.trialId[i], offer1: task.offer1[i], offer2: task.offer2[i], label: task.label[i], events: ev(task.events, i), brainEvents: ev(brain.events, b) });
   }
-  const pca = fitPca(latents, count * Tb, K, 2);
-  const path2d = projectPca(pca, latents, count * Tb);
+  const brainStates = { data: latents, trials: count, times: Tb, features: K };
+  const pca = fitPca(brainStates, Array.from({ length: count }, (_, i) => i), 2);
+  const path2d = Float32Array.from(projectPca(pca, brainStates).data);
   return {
     card: `models/rnn/${EXPORT_FILES.cardJson}`,
     student: `models/rnn/${EXPORT_FILES.student}`,
@@ -241,7 +242,7 @@ async function buildRnn(out: string, dir: string, card: ModelCard, count: number
     decisionMask: await writeTensor(out, 'data/decision-mask.bin', mask, [count, T]),
     trials,
     brainTrajectories: await writeTensor(out, 'data/brain-trajectories.bin', path2d, [count, Tb, 2]),
-    brainExplained: [pca.explained[0] ?? 0, pca.explained[1] ?? 0],
+    brainExplained: [pca.explainedVarianceRatio[0] ?? 0, pca.explainedVarianceRatio[1] ?? 0],
   };
 }
 

@@ -1,6 +1,6 @@
 /** @file The demo page: the scene VAE (reconstructions, a latent explorer, your own frame) and the decision RNN (a trial played bin by bin). */
 import type { ModelCard } from '../../pipeline/export.js';
-import { type Pca, fitPca, projectPca } from './pca.js';
+import { type PcaModel, fitPca, projectPca } from '../../datasets/teacher/pca.js';
 import { type Mark, lineChart, trajectoryChart } from './plot.js';
 import { type ModelRole, PageError, configureOrt, fetchJson, fetchBytes, fetchTensor, openModel, ort, staticDims } from './runtime.js';
 import { type RnnSite, SITE_FILE, type SiteManifest, type TrialInfo, type VaeSite } from './site.js';
@@ -51,8 +51,8 @@ interface Rnn {
   decisionMask: Float32Array;
   brain: Float32Array;
   choiceProb: Float32Array;
-  studentPath: Float32Array;
-  studentPca: Pca;
+  studentPath: Float64Array;
+  studentPca: PcaModel | null;
   trial: number;
   time: number;
   timer: number | null;
@@ -283,8 +283,8 @@ async function startRnn(site: RnnSite): Promise<void> {
     decisionMask,
     brain,
     choiceProb: new Float32Array(0),
-    studentPath: new Float32Array(0),
-    studentPca: { dim: 0, mean: new Float64Array(0), components: new Float64Array(0), explained: [] },
+    studentPath: new Float64Array(0),
+    studentPca: null,
     trial: 0,
     time: site.timeBins - 1,
     timer: null,
@@ -331,8 +331,9 @@ async function runRnn(): Promise<void> {
   const hidden = out.hidden.data as Float32Array;
   const H = hidden.length / (n * T);
   r.choiceProb = out.choice_prob_over_time.data as Float32Array;
-  r.studentPca = fitPca(hidden, n * T, H, 2);
-  r.studentPath = projectPca(r.studentPca, hidden, n * T);
+  const states = { data: hidden, trials: n, times: T, features: H };
+  r.studentPca = fitPca(states, Array.from({ length: n }, (_, i) => i), 2);
+  r.studentPath = projectPca(r.studentPca, states).data;
   handle.rnn = { choiceProb: r.choiceProb, hidden, choiceLogits: out.choice_logits.data as Float32Array };
   drawTrial();
 }
@@ -403,7 +404,7 @@ function drawTrial(): void {
     marks: eventMarks(trial.events),
   });
   const student = r.studentPath.subarray(r.trial * T * 2, (r.trial + 1) * T * 2);
-  const [e1, e2] = r.studentPca.explained.map((x) => `${(x * 100).toFixed(0)}%`);
+  const [e1, e2] = Array.from((r.studentPca as PcaModel).explainedVarianceRatio, (x) => `${(x * 100).toFixed(0)}%`);
   trajectoryChart(byId<HTMLCanvasElement>('student-chart'), student, t, { color: '#2563eb', marks: eventMarks(trial.events), axes: [`PC1 (${e1})`, `PC2 (${e2})`] });
   const Tb = r.brain.length / (r.site.trials.length * 2);
   const brain = r.brain.subarray(r.trial * Tb * 2, (r.trial + 1) * Tb * 2);
