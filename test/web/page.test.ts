@@ -287,5 +287,5 @@ describe('the training page', () => {
       return e;
     };
     expect(await sse(trained)).toBeLessThan(0.8 * (await sse(new Uint8Array(await readFile(path.join(site, t.inference))))));
-  });
+  }, 300_000);
 });
