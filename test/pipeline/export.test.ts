@@ -16,6 +16,7 @@ import { main } from '../../pipeline/cli.js';
 import { configHash, type ExperimentConfig } from '../../pipeline/config.js';
 import { EXPORT_FILES, type ExportResult, type ModelCard, exportRun } from '../../pipeline/export.js';
 import { latestCheckpoint, train } from '../../pipeline/train/index.js';
+import { type FloatData, relativeError, trainerEval } from './export-checks.js';
 import { drivingConfig, drivingDataset, memoryConfig, memoryDataset } from './train-fixtures.js';
 
 const FRAMES = path.resolve(import.meta.dirname, '../../../shared/data/real/driving/frames');
@@ -46,20 +47,6 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-type FloatData = Float32Array | Float64Array;
-
-/** Largest absolute difference relative to the reference's largest magnitude. */
-function relativeError(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
-  expect(actual.length).toBe(reference.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < reference.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - reference[i]));
-    scale = Math.max(scale, Math.abs(reference[i]));
-  }
-  return diff / scale;
-}
-
 /** Runs a model in onnxruntime-node and in onnxruntime-web's wasm backend (in Node). */
 async function runBoth(file: string, feeds: Record<string, { data: Float32Array; dims: number[] }>): Promise<{ node: Record<string, FloatData>; web: Record<string, FloatData> }> {
   const bytes = new Uint8Array(await readFile(file));
@@ -71,28 +58,6 @@ async function runBoth(file: string, feeds: Record<string, { data: Float32Array;
   await webSession.release();
   const unwrap = (o: Record<string, { data: unknown }>) => Object.fromEntries(Object.entries(o).map(([k, t]) => [k, t.data as FloatData]));
   return { node: unwrap(nodeOut), web: unwrap(webOut) };
-}
-
-/** The trainer's eval graph with the checkpoint's parameters; brain inputs are zero with zero masks, which activations do not read. */
-async function trainerEval(which: 'rnn' | 'vae', data: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }>, batch: number): Promise<Record<string, FloatData>> {
-  const { artifacts, dir } = runs[which];
-  const io = artifacts.io;
-  const checkpoint = await latestCheckpoint(dir);
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const p of io.params) feeds[p.path] = new ort.Tensor('float32', checkpoint!.bundle.params.get(p.path) as Float32Array, p.shape);
-  for (const k of io.knobs) if (io.eval.inputs.includes(k.input)) feeds[k.input] = new ort.Tensor('float32', Float32Array.of(k.default), []);
-  for (const d of io.data) {
-    if (!io.eval.inputs.includes(d.name)) continue;
-    const dims = d.shape.map((s) => (typeof s === 'number' ? s : batch));
-    const given = data[d.name];
-    if (given) feeds[d.name] = new ort.Tensor(d.dtype as 'float32', given.data as Float32Array, dims);
-    else if (d.dtype === 'int64') feeds[d.name] = new ort.Tensor('int64', new BigInt64Array(dims.reduce((a, b) => a * b, 1)), dims);
-    else feeds[d.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
-  }
-  const session = await ort.InferenceSession.create(artifacts.eval);
-  const out = await session.run(feeds);
-  await session.release();
-  return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as FloatData]));
 }
 
 function valTrials(count: number): { inputs: Float32Array; mask: Float32Array; label: BigInt64Array; T: number; F: number } {
@@ -148,7 +113,7 @@ describe('b2m export of a decision RNN', () => {
   it('gives the trainer\'s eval activations in onnxruntime-node and onnxruntime-web within 1e-5', async () => {
     const { inputs, mask, label, T, F } = valTrials(24);
     const n = label.length;
-    const reference = await trainerEval('rnn', { inputs: { data: inputs, dims: [n, T, F] }, decision_mask: { data: mask, dims: [n, T] }, label: { data: label, dims: [n] } }, n);
+    const reference = await trainerEval(runs.rnn.dir, { inputs: { data: inputs, dims: [n, T, F] }, decision_mask: { data: mask, dims: [n, T] }, label: { data: label, dims: [n] } }, n);
     const { node, web } = await runBoth(path.join(runs.rnn.exported.dir, EXPORT_FILES.student), { inputs: { data: inputs, dims: [n, T, F] }, decision_mask: { data: mask, dims: [n, T] } });
     for (const out of [node, web]) {
       expect(relativeError(out.hidden, reference['act.hidden'])).toBeLessThan(1e-5);
@@ -209,7 +174,7 @@ describe('b2m export of a scene VAE', () => {
     const n = 16;
     const images = frames.pixels.slice(0, n * h * w * 3);
     const latent = student.latent;
-    const reference = await trainerEval('vae', { images: { data: images, dims: [n, h, w, 3] }, noise: { data: new Float32Array(n * latent), dims: [n, latent] } }, n);
+    const reference = await trainerEval(runs.vae.dir, { images: { data: images, dims: [n, h, w, 3] }, noise: { data: new Float32Array(n * latent), dims: [n, latent] } }, n);
     const dir = runs.vae.exported.dir;
     const full = await runBoth(path.join(dir, EXPORT_FILES.student), { images: { data: images, dims: [n, h, w, 3] } });
     const enc = await runBoth(path.join(dir, EXPORT_FILES.encoder), { images: { data: images, dims: [n, h, w, 3] } });
@@ -266,26 +231,30 @@ describe('exported models pass outside checks', () => {
   });
 });
 
-/** Runs the CLI in-process, capturing what it writes to standard error. */
-async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  const write = process.stderr.write.bind(process.stderr);
-  let stderr = '';
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
+/** Runs the CLI in-process, capturing what it writes to standard output and standard error. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const writes = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
+  const text = { stdout: '', stderr: '' };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    process[stream].write = ((chunk: string | Uint8Array) => {
+      text[stream] += String(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+  }
   try {
-    return { code: await main(args), stderr };
+    return { code: await main(args), ...text };
   } finally {
-    process.stderr.write = write;
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
   }
 }
 
 describe('b2m export on the command line', () => {
   it('exports a run into --out', async () => {
     const out = path.join(root, 'cli-out');
-    const { code } = await cli(['export', runs.rnn.dir, '--out', out, '--quiet']);
+    const { code, stdout } = await cli(['export', runs.rnn.dir, '--out', out, '--quiet']);
     expect(code).toBe(0);
+    expect(stdout).toContain(`Exported step 12 of b2m decision RNN student (both, seed 11) to ${out}: student.onnx (inputs, decision_mask → choice_logits, choice_prob_over_time, hidden)`);
     expect(await readFile(path.join(out, EXPORT_FILES.student))).toEqual(await readFile(path.join(runs.rnn.exported.dir, EXPORT_FILES.student)));
   });
 

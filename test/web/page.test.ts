@@ -15,6 +15,7 @@ import { train } from '../../pipeline/train/index.js';
 import { buildWeb } from '../../tools/build-web.js';
 import { SceneBatches } from '../../tools/web/random.js';
 import type { SiteManifest, TensorFile } from '../../tools/web/site.js';
+import { relativeError, trainerEval } from '../pipeline/export-checks.js';
 import { drivingConfig, drivingDataset, memoryConfig, memoryDataset } from '../pipeline/train-fixtures.js';
 
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts');
@@ -89,18 +90,6 @@ async function nodeRun(file: string, feeds: Record<string, { data: Float32Array;
   return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array]));
 }
 
-/** Largest absolute difference relative to the reference's largest magnitude. */
-function relativeError(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
-  expect(actual.length).toBe(reference.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < reference.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - reference[i]));
-    scale = Math.max(scale, Math.abs(reference[i]));
-  }
-  return diff / scale;
-}
-
 const visibleText = (page: Page, id: string) => page.evaluate((i) => {
   const el = document.getElementById(i) as HTMLElement;
   return el.hidden ? '' : (el.textContent ?? '');
@@ -124,7 +113,7 @@ describe('the students page', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'web-students.png'), fullPage: true });
   });
 
-  it('computes what onnxruntime-node computes from the same exported models, within 1e-5', async () => {
+  it('computes what onnxruntime-node and the trainer\'s own eval compute on the same inputs, within 1e-5', async () => {
     const vae = manifest.vae!;
     const got = await page.evaluate(() => ({
       frameLatents: Array.from(window.b2m.vae!.frameLatents),
@@ -148,6 +137,16 @@ describe('the students page', () => {
     });
     expect(relativeError(got.choiceProb, out.choice_prob_over_time)).toBeLessThan(1e-5);
     expect(relativeError(got.hidden, out.hidden)).toBeLessThan(1e-5);
+
+    const vaeEval = await trainerEval(path.join(root, 'run-vae'), { images: { data: frames, dims: [4, h, w, 3] }, noise: { data: new Float32Array(4 * vae.latent), dims: [4, vae.latent] } }, 4);
+    expect(relativeError(got.frameLatents, vaeEval['act.latent_mean'])).toBeLessThan(1e-5);
+    expect(relativeError(got.frameReconstructions, vaeEval['act.reconstruction'])).toBeLessThan(1e-5);
+    const [n, T] = rnn.decisionMask.shape;
+    const mask = await tensor(rnn.decisionMask);
+    const rnnEval = await trainerEval(path.join(root, 'run-rnn'), { inputs: { data: await tensor(rnn.inputs), dims: rnn.inputs.shape }, decision_mask: { data: mask, dims: [n, T] } }, n);
+    expect(relativeError(got.hidden, rnnEval['act.hidden'])).toBeLessThan(1e-5);
+    const atDecision = Array.from({ length: n }, (_, b) => got.choiceProb[b * T + manifest.rnn!.trials[b].events.decision]);
+    expect(relativeError(atDecision, rnnEval['act.choice_prob'])).toBeLessThan(1e-5);
   });
 
   it('redraws the decoded scene when a latent slider moves, as the decoder computes it', async () => {
