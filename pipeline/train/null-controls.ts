@@ -3,7 +3,7 @@
  * features are extracted. `shuffled-brain` permutes brain trials against their stimuli; `noise-brain` replaces
  * them by Gaussian noise with the data's mean and covariance.
  */
-import { Data, makeData, RecordBatch, Struct, Table, type FixedSizeList, type Utf8 } from 'apache-arrow';
+import { type Data, makeData, RecordBatch, Struct, Table, vectorFromArray, type FixedSizeList, type Utf8 } from 'apache-arrow';
 import { Rng, tensorColumnFromArray, tensorRows, tensorShape } from '../../datasets/index.js';
 import { symmetricEigen } from '../../datasets/teacher/index.js';
 import { B2mError } from '../errors.js';
@@ -49,6 +49,19 @@ function check(b: BrainTrials): void {
 }
 
 /**
+ * The `shuffled-brain` permutation: `perm[dst]` is the trial whose recording row `dst` receives. Trials are only
+ * exchanged within their group, seeded by `seed` and the group.
+ */
+export function shufflePermutation(groups: ArrayLike<number>, seed: number): Int32Array {
+  const out = new Int32Array(groups.length);
+  for (const [group, rows] of rowsByGroup(groups)) {
+    const perm = Rng.derive(seed, 'shuffled-brain', group).permutation(rows.length);
+    rows.forEach((dst, i) => (out[dst] = rows[perm[i]!]!));
+  }
+  return out;
+}
+
+/**
  * `shuffled-brain`: the trials of each group are permuted (seeded by `seed` and the group), so every recorded
  * trial is kept whole (each channel's time course, every marginal statistic) but is paired with another trial's
  * stimulus, condition and events.
@@ -57,13 +70,7 @@ export function shuffleBrainTrials(b: BrainTrials, seed: number): Float32Array {
   check(b);
   const size = b.times * b.channels;
   const out = new Float32Array(b.features.length);
-  for (const [group, rows] of rowsByGroup(b.groups)) {
-    const perm = Rng.derive(seed, 'shuffled-brain', group).permutation(rows.length);
-    rows.forEach((dst, i) => {
-      const src = rows[perm[i]!]!;
-      out.set(b.features.subarray(src * size, (src + 1) * size), dst * size);
-    });
-  }
+  shufflePermutation(b.groups, seed).forEach((src, dst) => out.set(b.features.subarray(src * size, (src + 1) * size), dst * size));
   return out;
 }
 
@@ -153,10 +160,17 @@ function textColumn(table: Table, name: string): string[] {
   return out;
 }
 
+/** Columns that say which task trial a brain row is paired with; a null control never moves them. */
+export const PAIRING_COLUMNS = ['trial_id', 'condition', 'subject', 'split'] as const;
+
 /**
- * A brain table (kind `brain`) whose `features` are replaced by a null control; every other column is kept.
- * Groups are subject × split, so a control never mixes subjects nor moves data between training and held-out
- * trials. Teacher features are then extracted from the result as from the real table.
+ * A brain table (kind `brain`) made into a null control. `noise-brain` replaces the `features` and keeps every
+ * other column. `shuffled-brain` moves each recording whole to another row of its group: the features together
+ * with every column that describes the recording (its own event timing, delay, stimulus values, behaviour), so
+ * teacher features are still aligned by the recording's own events; only the pairing columns (`trial_id`,
+ * `condition`, `subject`, `split`) stay. Groups are subject × split, so a control never mixes subjects nor moves
+ * data between training and held-out trials. Teacher features are then extracted from the result as from the
+ * real table.
  */
 export function nullControlBrainTable(table: Table, control: NullControl, seed: number): Table {
   const column = table.getChild('features');
@@ -177,17 +191,19 @@ export function nullControlBrainTable(table: Table, control: NullControl, seed: 
     if (!keys.has(key)) keys.set(key, keys.size);
     return keys.get(key)!;
   });
-  const replaced = nullControlTrials(control, { features, rows, times, channels, groups }, seed);
-  const index = table.schema.fields.indexOf(field);
-  let start = 0;
-  const batches = table.batches.map((batch) => {
-    const n = batch.numRows;
-    const values = replaced.subarray(start * shape, (start + n) * shape);
-    start += n;
-    const child = tensorColumnFromArray(values, n, [times, channels], 'features').data[0]!.children[0]!;
-    const data = makeData({ type: field.type, length: n, nullCount: 0, child } as never);
-    const children = batch.data.children.map((c, i) => (i === index ? data : c));
-    return new RecordBatch(table.schema, makeData({ type: new Struct(table.schema.fields), length: n, nullCount: 0, children }));
+  const perm = control === 'shuffled-brain' ? shufflePermutation(groups, seed) : null;
+  const replaced = perm ? shuffleBrainTrials({ features, rows, times, channels, groups }, seed) : gaussianBrainTrials({ features, rows, times, channels, groups }, seed);
+  const children = table.schema.fields.map((f): Data => {
+    if (f === field) {
+      const child = tensorColumnFromArray(replaced, rows, [times, channels], 'features').data[0]!.children[0]!;
+      return makeData({ type: field.type, length: rows, nullCount: 0, child } as never);
+    }
+    const source = table.getChild(f.name)!;
+    const moves = perm !== null && !(PAIRING_COLUMNS as readonly string[]).includes(f.name);
+    if (!moves && source.data.length === 1) return source.data[0]!;
+    const values = Array.from({ length: rows }, (_, i) => source.get(moves ? perm[i]! : i));
+    return vectorFromArray(values, f.type).data[0]!;
   });
-  return new Table(table.schema, batches);
+  const batch = new RecordBatch(table.schema, makeData({ type: new Struct(table.schema.fields), length: rows, nullCount: 0, children }));
+  return new Table(table.schema, [batch]);
 }

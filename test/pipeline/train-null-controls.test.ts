@@ -133,4 +133,32 @@ describe('nullControlBrainTable', () => {
     expect([row(shuffled, 0), row(shuffled, 1)].sort()).toEqual([row(features, 0), row(features, 1)].sort());
     expect([row(shuffled, 3), row(shuffled, 4)].sort()).toEqual([row(features, 3), row(features, 4)].sort());
   });
+  it('moves a shuffled recording whole (features with its own events), keeping only the pairing columns', () => {
+    const schema = brainSchema({ features: [1, 1] }, { offer1_on: 'int32', delay_bins: 'int32' });
+    const n = 8;
+    const ids = Array.from({ length: n }, (_, i) => (i === 3 ? null : 10 + i));
+    const table = new Table([recordBatchFromColumns(schema, {
+      trial_id: ids,
+      condition: Array.from({ length: n }, (_, i) => `c${i}`),
+      subject: Array(n).fill('a'),
+      split: Array(n).fill('train'),
+      features: Float32Array.from({ length: n }, (_, i) => i),
+      offer1_on: Array.from({ length: n }, (_, i) => 100 + i),
+      delay_bins: Array.from({ length: n }, (_, i) => 200 + i),
+    })]);
+    const out = nullControlBrainTable(table, 'shuffled-brain', 4);
+    const moved = tensorRows(out.getChild('features') as never);
+    expect(Array.from(moved).sort()).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(Array.from(moved)).not.toEqual(Array.from({ length: n }, (_, i) => i));
+    for (let r = 0; r < n; r++) {
+      const src = moved[r]!;
+      expect(out.getChild('offer1_on')!.get(r)).toBe(100 + src);
+      expect(out.getChild('delay_bins')!.get(r)).toBe(200 + src);
+      expect(out.getChild('trial_id')!.get(r)).toBe(ids[r]);
+      expect(out.getChild('condition')!.get(r)).toBe(`c${r}`);
+    }
+    const noise = nullControlBrainTable(table, 'noise-brain', 4);
+    for (let r = 0; r < n; r++) expect(noise.getChild('offer1_on')!.get(r)).toBe(100 + r);
+  });
 });
+
