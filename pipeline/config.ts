@@ -30,6 +30,9 @@ const splitSchema = z.strictObject({
   }
 });
 
+/** Bins of a simulated task trial outside its delay, up to and including the decision bin: fixation 2, two offers of 4, go gap 1, response 1. */
+const TRIAL_BINS_BESIDE_DELAY = 12;
+
 const memoryDecisionSimulatorSchema = z.strictObject({
   taskTrials: count.default(20_000),
   brainTrials: count.default(300),
@@ -38,13 +41,15 @@ const memoryDecisionSimulatorSchema = z.strictObject({
   neurons: count.default(64),
   latentDim: count.default(6),
   delayBins: z.tuple([count, count]).default([15, 35]),
+  offerLevels: z.number().int().min(2).default(6),
+  inputNoise: z.number().nonnegative().default(0.1),
   noiseModel: z.enum(['poisson', 'gaussian']).default('poisson'),
   noise: z.number().nonnegative().default(1),
   drift: z.number().nonnegative().default(0.3),
 }).superRefine((sim, ctx) => {
   const [shortest, longest] = sim.delayBins;
   if (shortest > longest) ctx.addIssue({ code: 'custom', path: ['delayBins'], message: `must be [shortest, longest] with shortest ≤ longest, found [${shortest}, ${longest}].` });
-  if (longest + 6 > sim.timeBins) ctx.addIssue({ code: 'custom', path: ['delayBins'], message: `allows delays of ${longest} bins, which leaves no room for both offers and the choice in ${sim.timeBins} time bins; keep the longest delay ≤ timeBins − 6.` });
+  if (longest + TRIAL_BINS_BESIDE_DELAY >= sim.timeBins) ctx.addIssue({ code: 'custom', path: ['delayBins'], message: `allows delays of ${longest} bins, which leaves no room for fixation, both offers and the choice (${TRIAL_BINS_BESIDE_DELAY} bins) in ${sim.timeBins} time bins; keep the longest delay ≤ timeBins − ${TRIAL_BINS_BESIDE_DELAY + 1}.` });
 });
 
 const drivingSimulatorSchema = z.strictObject({

@@ -26,6 +26,8 @@ export function memorySimulatorOptions(config: MemoryDecisionConfig): DeepPartia
     task: {
       trials: splitCounts(sim.taskTrials, config.data.split),
       timing: { timeBins: sim.timeBins, delayBins: [...sim.delayBins] as [number, number] },
+      offerLevels: sim.offerLevels,
+      inputNoise: sim.inputNoise,
     },
     brain: {
       subjects: sim.subjects,

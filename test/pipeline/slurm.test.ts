@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ const GRID = [
 ];
 
 describe('b2m compare --emit slurm', () => {
-  it('writes an array script that passes bash -n, and its cells run one by one give the summary of a direct compare', async () => {
+  it('writes an array script that passes bash -n, and its cells run one by one give the summary of a direct compare, merged by b2m report or compare --merge', async () => {
     const cluster = path.join(root, 'cluster');
     expect(await main(['compare', '--emit', 'slurm', cluster, ...GRID])).toBe(0);
     const script = path.join(cluster, 'slurm', 'b2m-array.sh');
@@ -23,6 +23,10 @@ describe('b2m compare --emit slurm', () => {
     expect(text).toMatch(/^#SBATCH --array=0-3$/m);
     expect(text).toMatch(/ cell --index "\$SLURM_ARRAY_TASK_ID" /);
     for (let i = 0; i < 4; i++) expect(await main(['cell', '--index', String(i), '--quiet', cluster])).toBe(0);
+    expect(await main(['report', '--quiet', cluster])).toBe(0);
+    expect(existsSync(path.join(cluster, 'report.html'))).toBe(true);
+    const reported = readSummary(path.join(cluster, 'summary.json'));
+    rmSync(path.join(cluster, 'summary.json'));
     expect(await main(['compare', '--merge', '--quiet', cluster])).toBe(0);
 
     const direct = path.join(root, 'direct');
@@ -33,5 +37,6 @@ describe('b2m compare --emit slurm', () => {
     expect(Object.keys(experiment.strategies)).toEqual(['isolated', 'both']);
     expect(experiment.strategies.both!.metrics.test_accuracy!.values.every((v) => v !== null)).toBe(true);
     expect(merged.experiments).toEqual(local.experiments);
+    expect(reported.experiments).toEqual(local.experiments);
   }, 600_000);
 });
