@@ -129,38 +129,42 @@ function convAttributes(a: ConvAttrs) {
 
 /**
  * The patches of x (im2col): [N, C, H, W] -> [N, C*kh*kw, Ho, Wo], channel c*kh*kw + i*kw + j holding the input
- * under kernel tap (i, j) at each output position. A depthwise convolution with one-hot kernels does it in one
- * node; a 1x1 kernel at stride 1 without pads needs none.
+ * under kernel tap (i, j) at each output position. Every channel becomes an image of its own, [N*C, 1, H, W],
+ * and one Conv with kh*kw one-hot kernels gives its taps as output channels; that was 10-15% faster than the
+ * same as a depthwise Conv, and its constant does not grow with C. A 1x1 kernel at stride 1 without pads needs
+ * none.
  */
 function unfold(x: Tensor, a: ConvAttrs): Tensor {
   const [kh, kw] = a.kernel;
   const taps = kh * kw;
   if (taps === 1 && a.strides.every((v) => v === 1) && a.pads.every((v) => v === 0)) return x;
-  const c = staticDim(x.shape[1], 'input channels');
-  const eye = new Array<number>(c * taps * taps).fill(0);
-  for (let ch = 0; ch < c; ch++) for (let t = 0; t < taps; t++) eye[(ch * taps + t) * taps + t] = 1;
-  const kernels = x.graph.constant(eye, { dtype: x.dtype, shape: [c * taps, 1, kh, kw] });
-  return applyConv(x, kernels, null, { ...a, group: c });
+  const [c, h, w] = [1, 2, 3].map((i) => staticDim(x.shape[i], 'input dims'));
+  const eye = new Array<number>(taps * taps).fill(0);
+  for (let t = 0; t < taps; t++) eye[t * taps + t] = 1;
+  const kernels = x.graph.constant(eye, { dtype: x.dtype, shape: [taps, 1, kh, kw] });
+  const cols = applyConv(reshape(x, [-1, 1, h, w]), kernels, null, { ...a, group: 1 });
+  return reshape(cols, [x.shape[0], c * taps, cols.shape[2], cols.shape[3]]);
 }
 
 /**
  * Gradient of a convolution's weight: x [N, Cin, H, W] is the convolution's input and gy [N, Cout, Ho, Wo] the
- * gradient of its output; the result is [Cout, Cin/g, kh, kw]. The input's patches are contracted with gy over
- * batch and positions in one MatMul per group (batched over groups), which onnxruntime's CPU provider runs
- * 20-35% faster than the classic convolution over swapped axes for the VAE's layers (see graphs/README.md).
+ * gradient of its output; the result is [Cout, Cin/g, kh, kw]. Per sample and group, the input's patches
+ * [Cin/g*kh*kw, positions] times gy's transpose [positions, Cout/g] in one batched MatMul, summed over the
+ * batch. Only gy is transposed, and by moving one axis, which onnxruntime's CPU provider does at memory speed;
+ * transposing the patches (4-16x larger) instead made the VAE step twice as slow (see graphs/README.md).
  */
 function convWeightGrad(x: Tensor, gy: Tensor, a: ConvAttrs): Tensor {
   const g = a.group;
   const cin = staticDim(x.shape[1], 'input channels');
   const cout = staticDim(gy.shape[1], 'output channels');
   const [kh, kw] = a.kernel;
-  const taps = kh * kw;
   const n = x.shape[0];
   const positions = (gy.shape[2] as number) * (gy.shape[3] as number);
-  const rows = mulDims(n, positions);
-  const patches = transpose(reshape(unfold(x, a), [n, g, (cin / g) * taps, positions]), [1, 0, 3, 2]);
-  const grads = transpose(reshape(gy, [n, g, cout / g, positions]), [1, 2, 0, 3]);
-  const dw = matmul(reshape(grads, [g, cout / g, rows]), reshape(patches, [g, rows, (cin / g) * taps]));
+  const groupDims = g === 1 ? [] : [g];
+  const patches = reshape(unfold(x, a), [n, ...groupDims, (cin / g) * kh * kw, positions]);
+  const grads = transpose(reshape(gy, [n, ...groupDims, cout / g, positions]), g === 1 ? [0, 2, 1] : [0, 1, 3, 2]);
+  const perSample = matmul(patches, grads);
+  const dw = transpose(reduceSum(perSample, [0]), g === 1 ? [1, 0] : [0, 2, 1]);
   return reshape(dw, [cout, cin / g, kh, kw]);
 }
 
