@@ -37,10 +37,10 @@ const memoryDecisionSimulatorSchema = z.strictObject({
   taskTrials: count.default(20_000),
   brainTrials: count.default(300),
   subjects: count.default(3),
-  timeBins: z.number().int().min(8).default(60),
+  timeBins: z.number().int().min(8).default(100),
   neurons: count.default(64),
   latentDim: count.default(6),
-  delayBins: z.tuple([count, count]).default([15, 35]),
+  delayBins: z.tuple([count, count]).default([30, 85]),
   offerLevels: z.number().int().min(2).default(6),
   inputNoise: z.number().nonnegative().default(0.1),
   noiseModel: z.enum(['poisson', 'gaussian']).default('poisson'),
@@ -258,7 +258,7 @@ const memoryDecisionSchema = z.strictObject({
   student: decisionRnnSchema.prefault({}),
   teacher: teacherSchema.prefault({}),
   losses: lossesSchema('rnn.hidden', 'decision', 'all').prefault({}),
-  train: trainSchema({ steps: 600, batchSize: 64, evalEvery: 50, lr: 0.003 }).prefault({}),
+  train: trainSchema({ steps: 400, batchSize: 64, evalEvery: 50, lr: 0.003 }).prefault({}),
   compare: compareSchema(0.9, 1_000).prefault({}),
 });
 
