@@ -1,7 +1,7 @@
 /** @file Reverse-mode autodiff: walks the recorded nodes backwards, applying each op's gradient rule, in plain graph ops. */
+import { type JoinCache, accumulate } from './accumulate.js';
 import { GraphError } from './errors.js';
 import type { Node } from './op.js';
-import { sum } from './ops/elementwise.js';
 import { zerosLike } from './ops/shape.js';
 import { type Tensor, formatShape, isFloat, sameShape } from './tensor.js';
 
@@ -55,12 +55,13 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], opts: GradientOp
 
   const parts = new Map<number, Tensor[]>();
   const totals = new Map<number, Tensor>();
+  const joins: JoinCache = new Map();
   const total = (t: Tensor): Tensor | null => {
     const done = totals.get(t.id);
     if (done) return done;
     const list = parts.get(t.id);
     if (!list) return null;
-    const s = list.length === 1 ? list[0] : g.atScope(gradScope(t.producer), () => sum(list));
+    const s = list.length === 1 ? list[0] : g.atScope(gradScope(t.producer), () => accumulate(list, joins));
     totals.set(t.id, s);
     return s;
   };
