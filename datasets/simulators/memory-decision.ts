@@ -11,6 +11,7 @@ import {
   resolveOptions,
   splitCodes,
 } from './common.js';
+import { PoissonCounter } from './poisson-counts.js';
 import { fillGaussian } from './ziggurat.js';
 
 /**
@@ -473,24 +474,6 @@ function buildSubject(brain: MemoryBrainConfig, seed: number, s: number): Subjec
   return { loadings, logCountBaseline, noiseGain, memoryTimescale, channels };
 }
 
-/**
- * A Poisson draw by inversion with one uniform: cheap for the small per-bin counts of spiking neurons. Means
- * from 10 up go to the generator's constant-time sampler.
- */
-function poissonDraw(rng: Rng, lambda: number): number {
-  if (lambda >= 10) return rng.poisson(lambda);
-  const u = rng.uniform();
-  let p = Math.exp(-lambda);
-  let cdf = p;
-  let k = 0;
-  while (u > cdf && k < 64) {
-    k++;
-    p *= lambda / k;
-    cdf += p;
-  }
-  return k;
-}
-
 /** Centred offer value in [-1, 1]. */
 function centredValue(level: number, levels: number): number {
   return (2 * (level - 1)) / (levels - 1) - 1;
@@ -572,57 +555,139 @@ function runLatents(
 }
 
 /**
- * Maps one trial's latents `z` (`[timeBins, latentDims]`) to counts `out` (`[timeBins, neurons]`): log rate =
- * baseline + loadings · z, clipped at the maximum rate, then a Poisson draw, or the rate plus Gaussian noise
- * with variance obsSd² times the rate.
+ * Maps one trial's latents `z` (`[timeBins, latentDims]`) to counts `out[offset..]` (`[timeBins, neurons]`):
+ * log rate = baseline + loadings · z, clipped at the maximum rate, then a Poisson draw, or the rate plus
+ * Gaussian noise with variance obsSd² times the rate. `means` is scratch of `timeBins × neurons`.
  */
 function emitCounts(
   out: Float32Array,
+  offset: number,
   z: Float32Array,
   model: SubjectModel,
   brain: MemoryBrainConfig,
   rng: Rng,
-  logRate: Float64Array,
-  obs: Float64Array,
+  means: Float64Array,
+  counter: PoissonCounter,
   obsSd: number,
 ): void {
   const N = brain.neurons;
   const D = brain.latentDims;
   const T = brain.timing.timeBins;
   const W = model.loadings;
-  const logMax = Math.log(brain.maxRateHz * brain.binSeconds);
-  const poisson = brain.observation === 'poisson';
+  const base = model.logCountBaseline;
+  // Eight latents per pass where there are eight, four where there are four: each log rate is then loaded and
+  // stored once per pass instead of once per latent, which is most of the product's cost.
+  const first = D >= 8 ? 8 : 0;
   for (let t = 0; t < T; t++) {
     const zr = t * D;
-    logRate.set(model.logCountBaseline);
-    for (let k = 0; k < D; k++) {
-      const zk = z[zr + k]!;
-      const wr = k * N;
-      for (let n = 0; n < N; n++) logRate[n] += W[wr + n]! * zk;
-    }
     const row = t * N;
-    if (poisson) {
+    if (first === 8) {
+      const z0 = z[zr]!;
+      const z1 = z[zr + 1]!;
+      const z2 = z[zr + 2]!;
+      const z3 = z[zr + 3]!;
+      const z4 = z[zr + 4]!;
+      const z5 = z[zr + 5]!;
+      const z6 = z[zr + 6]!;
+      const z7 = z[zr + 7]!;
       for (let n = 0; n < N; n++) {
-        const a = logRate[n]!;
-        out[row + n] = poissonDraw(rng, Math.exp(a < logMax ? a : logMax));
+        means[row + n] =
+          base[n]! +
+          W[n]! * z0 +
+          W[N + n]! * z1 +
+          W[2 * N + n]! * z2 +
+          W[3 * N + n]! * z3 +
+          W[4 * N + n]! * z4 +
+          W[5 * N + n]! * z5 +
+          W[6 * N + n]! * z6 +
+          W[7 * N + n]! * z7;
       }
     } else {
-      fillGaussian(rng, obs);
+      for (let n = 0; n < N; n++) means[row + n] = base[n]!;
+    }
+    let k = first;
+    for (; k + 4 <= D; k += 4) {
+      const z0 = z[zr + k]!;
+      const z1 = z[zr + k + 1]!;
+      const z2 = z[zr + k + 2]!;
+      const z3 = z[zr + k + 3]!;
+      const w0 = k * N;
       for (let n = 0; n < N; n++) {
-        const a = logRate[n]!;
-        const lambda = Math.exp(a < logMax ? a : logMax);
-        out[row + n] = lambda + obsSd * Math.sqrt(lambda) * obs[n]!;
+        means[row + n] += W[w0 + n]! * z0 + W[w0 + N + n]! * z1 + W[w0 + 2 * N + n]! * z2 + W[w0 + 3 * N + n]! * z3;
       }
     }
+    for (; k < D; k++) {
+      const zk = z[zr + k]!;
+      const wk = k * N;
+      for (let n = 0; n < N; n++) means[row + n] += W[wk + n]! * zk;
+    }
+    for (let n = 0; n < N; n++) means[row + n] = counter.mean(means[row + n]!);
+  }
+  if (brain.observation === 'poisson') {
+    counter.fill(rng, means, out, offset);
+    return;
+  }
+  const size = T * N;
+  fillGaussian(rng, out.subarray(offset, offset + size));
+  for (let j = 0; j < size; j++) {
+    const lambda = means[j]!;
+    out[offset + j] = lambda + obsSd * Math.sqrt(lambda) * out[offset + j]!;
   }
 }
 
+/** Where simulated brain trials go: one row per trial, `[count, timeBins, …]` tensors. */
+export interface MemoryBrainArrays {
+  subject: Int32Array;
+  trialId: Int32Array;
+  split: Uint8Array;
+  offer1: Int32Array;
+  offer2: Int32Array;
+  delayBins: Int32Array;
+  choice: Int32Array;
+  events: TrialEvents;
+  features: Float32Array;
+  latents: Float32Array;
+}
+
+/** Output arrays for every brain trial of `config`; with `shared`, on SharedArrayBuffers that workers can fill. */
+export function allocMemoryBrainArrays(config: MemoryDecisionConfig, shared = false): MemoryBrainArrays {
+  const { brain } = config;
+  const count = brain.subjects * brain.trialsPerSubject;
+  const T = brain.timing.timeBins;
+  const make = <A extends Int32Array | Uint8Array | Float32Array>(
+    Type: { new (n: number): A; new (b: SharedArrayBuffer): A; BYTES_PER_ELEMENT: number },
+    n: number,
+  ): A => (shared ? new Type(new SharedArrayBuffer(n * Type.BYTES_PER_ELEMENT)) : new Type(n));
+  const events = Object.fromEntries(EVENT_NAMES.map((e) => [e, make(Int32Array, count)])) as unknown as TrialEvents;
+  return {
+    subject: make(Int32Array, count),
+    trialId: make(Int32Array, count),
+    split: make(Uint8Array, count),
+    offer1: make(Int32Array, count),
+    offer2: make(Int32Array, count),
+    delayBins: make(Int32Array, count),
+    choice: make(Int32Array, count),
+    events,
+    features: make(Float32Array, count * T * brain.neurons),
+    latents: make(Float32Array, count * T * brain.latentDims),
+  };
+}
+
 /**
- * Brain trials of every subject, simulated during the recording's own task timing. Each subject's parameters
- * come from its `brain-subject` sub-stream and its trials from its `brain-trials` sub-stream, so adding a
- * subject never changes the others.
+ * Simulates brain trials `from` to `to` (exclusive; trial `i` is trial `i % trialsPerSubject` of subject
+ * `floor(i / trialsPerSubject)`) into `out`. Each subject's parameters come from its `brain-subject` sub-stream
+ * and each trial from its own `brain-trial` sub-stream, so any split of the trials into ranges, in any order or
+ * on any thread, gives the same numbers, and adding a subject or a trial never changes the others.
+ * `taskOffers` are the task trials' offers (used when pairing by trial).
  */
-export function simulateMemoryBrain(config: MemoryDecisionConfig, task: MemoryTaskTrials, seed: number): MemoryBrainTrials {
+export function simulateMemoryBrainRange(
+  config: MemoryDecisionConfig,
+  taskOffers: { offer1: Int32Array; offer2: Int32Array },
+  seed: number,
+  out: MemoryBrainArrays,
+  from: number,
+  to: number,
+): void {
   const { brain } = config;
   const levels = config.task.offerLevels;
   const S = brain.subjects;
@@ -630,80 +695,81 @@ export function simulateMemoryBrain(config: MemoryDecisionConfig, task: MemoryTa
   const N = brain.neurons;
   const D = brain.latentDims;
   const T = brain.timing.timeBins;
-  const count = S * P;
-  const features = new Float32Array(count * T * N);
-  const latents = new Float32Array(count * T * D);
-  const subject = new Int32Array(count);
-  const trialId = new Int32Array(count);
-  const split = new Uint8Array(count);
-  const offer1 = new Int32Array(count);
-  const offer2 = new Int32Array(count);
-  const delayBins = new Int32Array(count);
-  const choice = new Int32Array(count);
-  const events = allocEvents(count);
-  const channels: UnitChannel[] = [];
   const counts = brainSplitCounts(brain);
   const firstVal = config.task.trials.train;
   const noise = new Float64Array(T * (D + EXTRA_NOISE));
-  const logRate = new Float64Array(N);
-  const obs = new Float64Array(N);
+  const means = new Float64Array(T * N);
+  const counter = new PoissonCounter(Math.log(brain.maxRateHz * brain.binSeconds));
   const [dMin, dMax] = brain.timing.delayBins;
-  for (let s = 0; s < S; s++) {
-    const model = buildSubject(brain, seed, s);
-    channels.push(...model.channels);
-    const rng = Rng.derive(seed, 'memory-decision', 'brain-trials', s);
-    const obsSd = brain.noiseScale * model.noiseGain;
-    for (let p = 0; p < P; p++) {
-      const i = s * P + p;
-      subject[i] = s;
-      const isVal = p >= counts.train;
-      split[i] = isVal ? 1 : 0;
-      if (brain.pairing === 'trial') {
-        const id = isVal ? firstVal + (p - counts.train) * S + s : p * S + s;
-        trialId[i] = id;
-        offer1[i] = task.offer1[id]!;
-        offer2[i] = task.offer2[id]!;
-      } else {
-        trialId[i] = -1;
-        drawOffers(rng, levels, offer1, i, offer2);
-      }
-      const delay = rng.intIn(dMin, dMax);
-      delayBins[i] = delay;
-      setEvents(events, i, brain.timing, delay);
-      fillGaussian(rng, noise);
-      const z = latents.subarray(i * T * D, (i + 1) * T * D);
-      choice[i] = runLatents(
-        z,
-        noise,
-        brain,
-        model,
-        events,
-        i,
-        centredValue(offer1[i]!, levels),
-        centredValue(offer2[i]!, levels),
-      );
-      emitCounts(features.subarray(i * T * N, (i + 1) * T * N), z, model, brain, rng, logRate, obs, obsSd);
+  const { events } = out;
+  let model: SubjectModel | null = null;
+  let modelOf = -1;
+  for (let i = from; i < to; i++) {
+    const s = Math.floor(i / P);
+    const p = i - s * P;
+    if (s !== modelOf) {
+      model = buildSubject(brain, seed, s);
+      modelOf = s;
     }
+    const rng = Rng.derive(seed, 'memory-decision', 'brain-trial', s, p);
+    out.subject[i] = s;
+    const isVal = p >= counts.train;
+    out.split[i] = isVal ? 1 : 0;
+    if (brain.pairing === 'trial') {
+      const id = isVal ? firstVal + (p - counts.train) * S + s : p * S + s;
+      out.trialId[i] = id;
+      out.offer1[i] = taskOffers.offer1[id]!;
+      out.offer2[i] = taskOffers.offer2[id]!;
+    } else {
+      out.trialId[i] = -1;
+      drawOffers(rng, levels, out.offer1, i, out.offer2);
+    }
+    const delay = rng.intIn(dMin, dMax);
+    out.delayBins[i] = delay;
+    setEvents(events, i, brain.timing, delay);
+    fillGaussian(rng, noise);
+    const z = out.latents.subarray(i * T * D, (i + 1) * T * D);
+    out.choice[i] = runLatents(
+      z,
+      noise,
+      brain,
+      model!,
+      events,
+      i,
+      centredValue(out.offer1[i]!, levels),
+      centredValue(out.offer2[i]!, levels),
+    );
+    emitCounts(out.features, i * T * N, z, model!, brain, rng, means, counter, brain.noiseScale * model!.noiseGain);
   }
+}
+
+/** The brain trials of `config` around filled output arrays. */
+export function memoryBrainTrials(config: MemoryDecisionConfig, seed: number, arrays: MemoryBrainArrays): MemoryBrainTrials {
+  const { brain } = config;
+  const D = brain.latentDims;
+  const channels: UnitChannel[] = [];
+  for (let s = 0; s < brain.subjects; s++) channels.push(...buildSubject(brain, seed, s).channels);
   return {
-    count,
-    timeBins: T,
-    neurons: N,
+    count: brain.subjects * brain.trialsPerSubject,
+    timeBins: brain.timing.timeBins,
+    neurons: brain.neurons,
     binSeconds: brain.binSeconds,
-    subjectNames: subjectNames(S),
-    subject,
-    trialId,
-    split,
-    offer1,
-    offer2,
-    delayBins,
-    choice,
-    events,
-    features,
+    subjectNames: subjectNames(brain.subjects),
+    ...arrays,
     latentNames: [...TASK_LATENTS, ...Array.from({ length: D - TASK_LATENTS.length }, (_, k) => `drift${k + 1}`)],
-    latents,
     channels,
   };
+}
+
+/**
+ * Brain trials of every subject, simulated during the recording's own task timing, on this thread. See
+ * `simulateMemoryBrainRange` for the random streams, and `simulateMemoryBrainParallel` for the same numbers
+ * from worker threads.
+ */
+export function simulateMemoryBrain(config: MemoryDecisionConfig, task: MemoryTaskTrials, seed: number): MemoryBrainTrials {
+  const arrays = allocMemoryBrainArrays(config);
+  simulateMemoryBrainRange(config, task, seed, arrays, 0, config.brain.subjects * config.brain.trialsPerSubject);
+  return memoryBrainTrials(config, seed, arrays);
 }
 
 /**

@@ -86,6 +86,16 @@ describe('Rng', () => {
     expect(() => rng.poisson(Number.NaN)).toThrow(/Poisson rate/);
   });
 
+  it('fills words in bulk exactly as one call per word would, and continues the same stream', () => {
+    const a = Rng.derive(3, 'bulk');
+    const b = Rng.derive(3, 'bulk');
+    const bulk = new Uint32Array(1001);
+    a.fillUint32(bulk, 1000);
+    expect(Array.from(bulk.subarray(0, 1000))).toEqual(draws(b, 1000));
+    expect(bulk[1000]).toBe(0);
+    expect(a.nextUint32()).toBe(b.nextUint32());
+  });
+
   it('permutes and shuffles without losing or repeating elements', () => {
     const rng = Rng.fromSeed(9);
     const p = rng.permutation(1000);
