@@ -146,26 +146,32 @@ function unfold(x: Tensor, a: ConvAttrs): Tensor {
   return reshape(cols, [x.shape[0], c * taps, cols.shape[2], cols.shape[3]]);
 }
 
+/** x unfolded and split by group: [N, (groups,) C/groups*kh*kw, Ho*Wo], the group axis only when groups > 1. */
+function groupedPatches(x: Tensor, a: ConvAttrs): Tensor {
+  const c = staticDim(x.shape[1], 'input channels');
+  const cols = unfold(x, a);
+  const groupDims = a.group === 1 ? [] : [a.group];
+  return reshape(cols, [x.shape[0], ...groupDims, (c / a.group) * a.kernel[0] * a.kernel[1], (cols.shape[2] as number) * (cols.shape[3] as number)]);
+}
+
 /**
- * Gradient of a convolution's weight: x [N, Cin, H, W] is the convolution's input and gy [N, Cout, Ho, Wo] the
- * gradient of its output; the result is [Cout, Cin/g, kh, kw]. Per sample and group, the input's patches
+ * Gradient of a convolution's weight from the patches of its input (`groupedPatches`) and gy [N, Cout, Ho, Wo],
+ * the gradient of its output; the result is [Cout, Cin/g, kh, kw]. Per sample and group, the patches
  * [Cin/g*kh*kw, positions] times gy's transpose [positions, Cout/g] in one batched MatMul, summed over the
- * batch. Only gy is transposed, and by moving one axis, which onnxruntime's CPU provider does at memory speed;
- * transposing the patches (4-16x larger) instead made the VAE step twice as slow (see graphs/README.md).
+ * batch. Only gy is transposed, and by moving one axis, which onnxruntime's CPU provider does at memory speed
+ * (and fuses into the MatMul at level 'all'); transposing the patches (4-16x larger) instead made the VAE step
+ * 1.7x slower (see graphs/README.md).
  */
-function convWeightGrad(x: Tensor, gy: Tensor, a: ConvAttrs): Tensor {
+function convWeightGrad(patches: Tensor, gy: Tensor, a: ConvAttrs): Tensor {
   const g = a.group;
-  const cin = staticDim(x.shape[1], 'input channels');
   const cout = staticDim(gy.shape[1], 'output channels');
   const [kh, kw] = a.kernel;
-  const n = x.shape[0];
-  const positions = (gy.shape[2] as number) * (gy.shape[3] as number);
+  const rows = patches.shape[patches.rank - 2] as number;
+  const positions = patches.shape[patches.rank - 1];
   const groupDims = g === 1 ? [] : [g];
-  const patches = reshape(unfold(x, a), [n, ...groupDims, (cin / g) * kh * kw, positions]);
-  const grads = transpose(reshape(gy, [n, ...groupDims, cout / g, positions]), g === 1 ? [0, 2, 1] : [0, 1, 3, 2]);
-  const perSample = matmul(patches, grads);
-  const dw = transpose(reduceSum(perSample, [0]), g === 1 ? [1, 0] : [0, 2, 1]);
-  return reshape(dw, [cout, cin / g, kh, kw]);
+  const grads = transpose(reshape(gy, [gy.shape[0], ...groupDims, cout / g, positions]), g === 1 ? [0, 2, 1] : [0, 1, 3, 2]);
+  const dw = transpose(reduceSum(matmul(patches, grads), [0]), g === 1 ? [1, 0] : [0, 2, 1]);
+  return reshape(dw, [cout, rows / (kh * kw), kh, kw]);
 }
 
 export const Conv = defineOp<ConvAttrs>({
@@ -183,7 +189,7 @@ export const Conv = defineOp<ConvAttrs>({
       }
       dx = applyConvTranspose(g, w, null, { ...a, outputPadding });
     }
-    const dw = wants[1] ? convWeightGrad(x, g, a) : null;
+    const dw = wants[1] ? convWeightGrad(groupedPatches(x, a), g, a) : null;
     const db = b && wants[2] ? reduceSum(g, [0, 2, 3]) : null;
     return b ? [dx, dw, db] : [dx, dw];
   },
@@ -196,9 +202,20 @@ export const ConvTranspose = defineOp<ConvTransposeAttrs>({
   grad: ({ inputs: [x, w, b], grads: [gy], attrs: a, wants }) => {
     const g = gy as Tensor;
     const conv = { kernel: a.kernel, strides: a.strides, pads: a.pads, dilations: a.dilations, group: a.group };
-    const dx = wants[0] ? applyConv(g, w, null, conv) : null;
-    const dw = wants[1] ? convWeightGrad(g, x, conv) : null;
     const db = b && wants[2] ? reduceSum(g, [0, 2, 3]) : null;
+    let dx: Tensor | null = null;
+    let dw: Tensor | null = null;
+    if (wants[1]) {
+      // Both gradients read gy's patches: the input's is then one MatMul with the kernels, not a second unfold inside a Conv.
+      const patches = groupedPatches(g, conv);
+      dw = convWeightGrad(patches, x, conv);
+      if (wants[0]) {
+        const kernels = reshape(w, [...(a.group === 1 ? [] : [a.group]), (x.shape[1] as number) / a.group, patches.shape[patches.rank - 2]]);
+        dx = reshape(matmul(kernels, patches), x.shape);
+      }
+    } else if (wants[0]) {
+      dx = applyConv(g, w, null, conv);
+    }
     return b ? [dx, dw, db] : [dx, dw];
   },
 });

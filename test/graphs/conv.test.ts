@@ -210,6 +210,50 @@ describe('convTranspose gradients (float32 graph vs float64 reference difference
   }
 });
 
+describe('one gradient at a time (each takes its own path: the input\'s alone, the weight\'s alone, or both sharing one unfold)', () => {
+  const picks = [
+    ['input', 'x'],
+    ['weight', 'w'],
+  ] as const;
+  for (const c of [convCases[4], convCases[7]]) {
+    for (const [what, name] of picks) {
+      it(`conv, ${c.name}: ${what} only`, async () => {
+        const ms = c.w[0];
+        const r = await checkAgainstReference(
+          (g) => {
+            const x = g.input('x', 'float32', ['batch', ...c.x.slice(1)]);
+            const w = g.input('w', 'float32', c.w);
+            const b = g.input('b', 'float32', [ms]);
+            return { loss: graphLoss(g, conv(x, w, b, options(c.geo))), wrt: [name === 'x' ? x : w] };
+          },
+          (v) => referenceLoss(referenceConv(v.x, v.w, v.b, c.x, c.w, c.geo).out, c.x[0]),
+          { x: f32(seeded(c.x, 1), c.x), w: f32(seeded(c.w, 2), c.w), b: f32(seeded([ms], 3), [ms]) },
+        );
+        expect(r.maxError).toBeLessThan(1e-3);
+      });
+    }
+  }
+  for (const c of [convTransposeCases[0], convTransposeCases[4]]) {
+    for (const [what, name] of picks) {
+      it(`convTranspose, ${c.name}: ${what} only`, async () => {
+        const ms = c.w[1] * c.geo.groups;
+        const r = await checkAgainstReference(
+          (g) => {
+            const x = g.input('x', 'float32', ['batch', ...c.x.slice(1)]);
+            const w = g.input('w', 'float32', c.w);
+            const b = g.input('b', 'float32', [ms]);
+            const y = convTranspose(x, w, b, { ...options(c.geo), outputPadding: c.geo.outputPadding });
+            return { loss: graphLoss(g, y), wrt: [name === 'x' ? x : w] };
+          },
+          (v) => referenceLoss(referenceConvTranspose(v.x, v.w, v.b, c.x, c.w, c.geo).out, c.x[0]),
+          { x: f32(seeded(c.x, 4), c.x), w: f32(seeded(c.w, 5), c.w), b: f32(seeded([ms], 6), [ms]) },
+        );
+        expect(r.maxError).toBeLessThan(1e-3);
+      });
+    }
+  }
+});
+
 /** Runs a float64 graph built by `build` on x, w, b and returns its single output. */
 async function runFloat64(build: (x: Tensor, w: Tensor, b: Tensor) => Tensor, c: Case, ms: number): Promise<Float64Array> {
   const g = new Graph({ floatType: 'float64' });
