@@ -2,6 +2,7 @@
 
 export { type DeepPartial } from './common.js';
 export * from './memory-decision.js';
+export { simulateMemoryBrainParallel } from './memory-brain-workers.js';
 export * from './driving-scenes.js';
 export * from './scene-render.js';
 export * from './tables.js';

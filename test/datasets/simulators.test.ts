@@ -8,8 +8,14 @@ import { Rng } from '../../datasets/random.js';
 import {
   drivingSceneSimulator,
   fillGaussian,
+  allocMemoryBrainArrays,
   memoryDecisionSimulator,
   renderScene,
+  resolveMemoryDecisionConfig,
+  simulateMemoryBrain,
+  simulateMemoryBrainParallel,
+  simulateMemoryBrainRange,
+  simulateMemoryTask,
   SCENE_FACTORS,
   type SceneDescription,
   writeDrivingSceneDataset,
@@ -294,6 +300,24 @@ describe('memoryDecisionSimulator', () => {
     expect(sameBytes(a.brain.features, b.brain.features)).toBe(true);
     expect(sameBytes(a.task.inputs, c.task.inputs)).toBe(false);
     expect(sameBytes(a.brain.features, c.brain.features)).toBe(false);
+  });
+
+  it('gives the same brain trials from worker threads and from any split of the trials into ranges', async () => {
+    const small = resolveMemoryDecisionConfig({
+      task: { trials: { train: 200, val: 40, test: 20 } },
+      brain: { subjects: 2, trialsPerSubject: 30 },
+    });
+    const task = simulateMemoryTask(small, 5);
+    const one = simulateMemoryBrain(small, task, 5);
+    const parallel = await simulateMemoryBrainParallel(small, task, 5, { threads: 3 });
+    expect(sameBytes(one.features, parallel.features)).toBe(true);
+    expect(sameBytes(one.latents, parallel.latents)).toBe(true);
+    expect(Array.from(parallel.choice)).toEqual(Array.from(one.choice));
+    expect(Array.from(parallel.trialId)).toEqual(Array.from(one.trialId));
+    const backwards = allocMemoryBrainArrays(small);
+    for (const [from, to] of [[41, 60], [7, 41], [0, 7]] as const) simulateMemoryBrainRange(small, task, 5, backwards, from, to);
+    expect(sameBytes(one.features, backwards.features)).toBe(true);
+    expect(Array.from(backwards.delayBins)).toEqual(Array.from(one.delayBins));
   });
 
   it('keeps the task trials unchanged when only brain settings change', () => {
