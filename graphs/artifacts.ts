@@ -11,6 +11,7 @@ import { type OptimizerConfig, type ResolvedOptimizer, resolveOptimizer } from '
 import { KNOB_PREFIX, knobDefaults } from './optim/knobs.js';
 import { applyOptimizer } from './optim/optimizer.js';
 import { STATE_PREFIX } from './optim/state.js';
+import { type Init, initToJson, paramValues } from './init.js';
 import { decodeModel, encodeModel, extractSubgraph, toModel } from './serialize.js';
 import { type DType, type Dim, type FloatType, type Tensor, formatShape } from './tensor.js';
 
@@ -37,7 +38,10 @@ export interface TrainingSpec {
 export interface CompileOptions {
   optimizer: OptimizerConfig;
   floatType?: FloatType;
-  /** Seed of the parameter initializers (default 0). */
+  /**
+   * Seed of the initial values returned in `params` (default 0). The models do not depend on it, nor does the
+   * cache key: one compiled entry serves every seed.
+   */
   seed?: number;
   /** Graph name written into the models (default 'b2m'). */
   name?: string;
@@ -60,6 +64,8 @@ export interface ParamInfo {
   path: string;
   shape: number[];
   trainable: boolean;
+  /** Its initializer: with a seed and the path, all `initialParams` needs to draw its initial values. */
+  init: Init;
 }
 
 export interface StateInfo {
@@ -85,7 +91,7 @@ export interface ModelIo {
 
 /** Everything a runner needs to know about the models, as plain JSON. */
 export interface TrainingIo {
-  format: 1;
+  format: typeof ARTIFACT_FORMAT;
   hash: string;
   graphName: string;
   floatType: FloatType;
@@ -108,17 +114,21 @@ export interface TrainingIo {
   inferenceModel: ModelIo;
 }
 
+/**
+ * The compiled models and their io, which no seed changes, and the initial parameter values for one seed. The
+ * inference model's parameter initializers are zeros: `exportInference` writes values into it.
+ */
 export interface TrainingArtifacts {
   io: TrainingIo;
   trainStep: Uint8Array;
   eval: Uint8Array;
   inference: Uint8Array;
-  /** Initial parameter values, by path. */
+  /** Initial parameter values for the seed the artifacts were compiled or loaded with, by path. */
   params: Map<string, FloatArray>;
 }
 
-/** Version of the io description and of the cache layout. */
-export const ARTIFACT_FORMAT = 1;
+/** Version of the io description and of the cache layout (2: seed-free, initializers in the io). */
+export const ARTIFACT_FORMAT = 2;
 /** Names of the fixed outputs and of the step input. */
 export const LOSS_OUTPUT = 'loss';
 export const GRAD_NORM_OUTPUT = 'grad_norm';
@@ -134,14 +144,16 @@ const RESERVED_ROOTS = new Set(['opt', 'knob', 'step']);
 
 /**
  * Builds the spec once and derives the train-step model (forward, backward and optimizer in one graph), the eval
- * model (no gradients) and the inference model (only what the student's outputs need, parameters inside).
+ * model (no gradients) and the inference model (only what the student's outputs need, parameters inside as
+ * zeros until `exportInference` writes values). The build runs on a graph without a seed, so no model depends
+ * on one; `params` holds the initial values for `options.seed`, drawn from the initializers in the io.
  */
 export function compileTraining(spec: TrainingSpec, options: CompileOptions): TrainingArtifacts {
   const optimizer = resolveOptimizer(options.optimizer);
   const floatType = options.floatType ?? 'float32';
   const opset = options.opset ?? 17;
   const irVersion = options.irVersion ?? 8;
-  const g = new Graph({ floatType, seed: options.seed ?? 0, name: options.name ?? 'b2m' });
+  const g = new Graph({ floatType, seed: null, name: options.name ?? 'b2m' });
   const out = spec.build(g);
   const terms = checkNamed(g, 'terms', out.terms, true);
   const metrics = checkNamed(g, 'metrics', out.metrics ?? {}, true);
@@ -219,7 +231,7 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
   const common = { opset, irVersion };
   const trainModel = toModel(g, { ...common, outputs: trainOutputs, inputs: trainInputs });
   const evalModel = toModel(g, { ...common, outputs: evalOutputs, inputs: evalInputs });
-  const inferenceModel = toModel(g, { ...common, outputs: inferenceOutputs, paramsAs: 'initializers' });
+  const inferenceModel = toModel(g, { ...common, outputs: inferenceOutputs, paramsAs: 'initializers', placeholders: true });
 
   const usedData = new Set([...trainInputs, ...evalInputs].map((t) => t.id));
   for (const i of inferenceModel.graph?.input ?? []) {
@@ -235,7 +247,7 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
     opset,
     irVersion,
     optimizer,
-    params: g.params.map((p) => ({ path: p.name, shape: [...(p.shape as number[])], trainable: trainableIds.has(p.id) })),
+    params: g.params.map((p) => ({ path: p.name, shape: [...(p.shape as number[])], trainable: trainableIds.has(p.id), init: initToJson(p.init as Init) })),
     state: opt.state.map((s) => ({ name: s.name, param: s.param, slot: s.slot, shape: [...(s.input.shape as number[])] })),
     knobs: [...knobDefaults(g)].map(([name, value]) => ({ name, input: KNOB_PREFIX + name, default: value })),
     data: g.inputs.filter((t) => dataInputs.has(t) && usedData.has(t.id)).map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape] })),
@@ -248,9 +260,16 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
     eval: { inputs: evalInputs.map((t) => t.name), outputs: Object.keys(evalOutputs) },
     inferenceModel: ioOf(inferenceModel.graph),
   };
-  const params = new Map<string, FloatArray>();
-  for (const p of g.params) params.set(p.name, (p.value as FloatArray).slice());
-  return { io, trainStep: encodeModel(trainModel), eval: encodeModel(evalModel), inference: encodeModel(inferenceModel), params };
+  return { io, trainStep: encodeModel(trainModel), eval: encodeModel(evalModel), inference: encodeModel(inferenceModel), params: initialParams(io, options.seed ?? 0) };
+}
+
+/**
+ * The initial parameter values for a seed, by path: each parameter's initializer run on a generator seeded by
+ * (seed, path), the same values a graph built with that seed holds.
+ */
+export function initialParams(io: TrainingIo, seed: number): Map<string, FloatArray> {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new GraphError(`seed must be a non-negative integer, got ${seed}`);
+  return new Map(io.params.map((p) => [p.path, paramValues(p.init, p.shape, io.floatType, seed, p.path)]));
 }
 
 function ioOf(graph: GraphProto | undefined): ModelIo {
@@ -334,7 +353,6 @@ function optionsHash(options: CompileOptions): string {
     cacheKey: options.cacheKey ?? null,
     optimizer: resolveOptimizer(options.optimizer),
     floatType: options.floatType ?? 'float32',
-    seed: options.seed ?? 0,
     name: options.name ?? 'b2m',
     opset: options.opset ?? 17,
     irVersion: options.irVersion ?? 8,
@@ -356,20 +374,15 @@ function canonicalJson(v: unknown, where: string): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k], `${where}.${k}`)}`).join(',')}}`;
 }
 
-const FILES = { trainStep: 'train-step.onnx', eval: 'eval.onnx', inference: 'inference.onnx', io: 'io.json', params: 'params.bin' } as const;
+const FILES = { trainStep: 'train-step.onnx', eval: 'eval.onnx', inference: 'inference.onnx', io: 'io.json' } as const;
 
-/** Writes artifacts into `dir` (created), each file under a temporary name renamed into place. */
+/** Writes the models and the io into `dir` (created), each file under a temporary name renamed into place; no parameter values. */
 export async function saveArtifacts(dir: string, a: TrainingArtifacts): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const parts = a.io.params.map((p) => {
-    const v = a.params.get(p.path) as FloatArray;
-    return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  });
   const files: [string, Uint8Array | string][] = [
     [FILES.trainStep, a.trainStep],
     [FILES.eval, a.eval],
     [FILES.inference, a.inference],
-    [FILES.params, Buffer.concat(parts)],
     [FILES.io, JSON.stringify(a.io, null, 1)],
   ];
   for (const [name, data] of files) {
@@ -379,8 +392,8 @@ export async function saveArtifacts(dir: string, a: TrainingArtifacts): Promise<
   }
 }
 
-/** Reads artifacts written by `saveArtifacts`. */
-export async function loadArtifacts(dir: string): Promise<TrainingArtifacts> {
+/** Reads artifacts written by `saveArtifacts`, with the initial parameter values for `seed` (default 0). */
+export async function loadArtifacts(dir: string, seed = 0): Promise<TrainingArtifacts> {
   const read = async (name: string): Promise<Buffer> => {
     try {
       return await readFile(path.join(dir, name));
@@ -392,41 +405,73 @@ export async function loadArtifacts(dir: string): Promise<TrainingArtifacts> {
   if (io.format !== ARTIFACT_FORMAT) {
     throw new GraphError(`artifacts in ${dir} have format ${String(io.format)}, this b2m reads ${ARTIFACT_FORMAT}; delete the folder to rebuild it`);
   }
-  const raw = await read(FILES.params);
-  const width = io.floatType === 'float32' ? 4 : 8;
-  const params = new Map<string, FloatArray>();
-  let offset = 0;
-  for (const p of io.params) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    const bytes = raw.buffer.slice(raw.byteOffset + offset, raw.byteOffset + offset + n * width);
-    if (bytes.byteLength !== n * width) throw new GraphError(`artifacts in ${dir}: ${FILES.params} is truncated at parameter "${p.path}"; delete the folder to rebuild it`);
-    params.set(p.path, io.floatType === 'float32' ? new Float32Array(bytes) : new Float64Array(bytes));
-    offset += n * width;
-  }
   const bytes = async (name: string): Promise<Uint8Array> => new Uint8Array(await read(name));
-  return { io, trainStep: await bytes(FILES.trainStep), eval: await bytes(FILES.eval), inference: await bytes(FILES.inference), params };
+  return { io, trainStep: await bytes(FILES.trainStep), eval: await bytes(FILES.eval), inference: await bytes(FILES.inference), params: initialParams(io, seed) };
 }
 
+/** How often a process waiting for another's compilation of the same entry looks again, in ms. */
+const LOCK_POLL_MS = 50;
+
 /**
- * Compiled artifacts from `cacheDir/<hash>/`, compiling and storing them on a miss. `options.cacheKey` must
- * describe everything the spec's build depends on: two specs with one key share one entry.
+ * Compiled artifacts from `cacheDir/<hash>/`, compiling and storing them on a miss, with the initial values for
+ * `options.seed`. `options.cacheKey` must describe everything the spec's build depends on: two specs with one key
+ * share one entry, whatever their seeds. Callers that miss the same entry at once (the cells of a grid, in
+ * worker threads or processes) compile it once: the first takes a lock folder, the others wait for its result.
  */
 export async function cachedTraining(cacheDir: string, spec: TrainingSpec, options: CompileOptions): Promise<{ artifacts: TrainingArtifacts; hit: boolean }> {
   if (options.cacheKey === undefined) throw new GraphError('cachedTraining: options.cacheKey is required (the spec\'s configuration as plain data)');
   const hash = optionsHash(options);
   const dir = path.join(cacheDir, hash);
-  if (await exists(path.join(dir, FILES.io))) return { artifacts: await loadArtifacts(dir), hit: true };
-  const artifacts = compileTraining(spec, options);
-  const tmp = path.join(cacheDir, `.${hash}.${process.pid}.tmp`);
-  await rm(tmp, { recursive: true, force: true });
-  await saveArtifacts(tmp, artifacts);
-  try {
-    await rename(tmp, dir);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    if (!(await exists(path.join(dir, FILES.io)))) throw err;
+  const seed = options.seed ?? 0;
+  await mkdir(cacheDir, { recursive: true });
+  const lock = path.join(cacheDir, `.${hash}.lock`);
+  for (;;) {
+    if (await exists(path.join(dir, FILES.io))) return { artifacts: await loadArtifacts(dir, seed), hit: true };
+    if (await takeLock(lock)) break;
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
   }
-  return { artifacts, hit: false };
+  try {
+    if (await exists(path.join(dir, FILES.io))) return { artifacts: await loadArtifacts(dir, seed), hit: true };
+    const artifacts = compileTraining(spec, options);
+    const tmp = path.join(cacheDir, `.${hash}.${process.pid}.tmp`);
+    await rm(tmp, { recursive: true, force: true });
+    await saveArtifacts(tmp, artifacts);
+    try {
+      await rename(tmp, dir);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      if (!(await exists(path.join(dir, FILES.io)))) throw err;
+    }
+    return { artifacts, hit: false };
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Takes the lock folder of a cache entry, or says that a live process holds it. A lock left by a process that
+ * is gone (killed while compiling) is taken over.
+ */
+async function takeLock(lock: string): Promise<boolean> {
+  try {
+    await mkdir(lock);
+    await writeFile(path.join(lock, 'pid'), String(process.pid));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const owner = Number((await readFile(path.join(lock, 'pid'), 'utf8').catch(() => '')).trim());
+  if (Number.isInteger(owner) && owner > 0 && !alive(owner)) await rm(lock, { recursive: true, force: true });
+  return false;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function exists(p: string): Promise<boolean> {

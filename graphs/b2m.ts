@@ -85,7 +85,7 @@ export type B2mStrategy = 'isolated' | 'contrastive' | 'latent' | 'both';
 export interface B2mTrainingSpec extends TrainingSpec {
   readonly options: B2mModelOptions;
   readonly strategy: B2mStrategy;
-  /** Compile options the build needs (seed and float type), a name, and a cache key of the options. */
+  /** Compile options: the seed of the initial values, the float type, a name, and a cache key of the options but the seed. */
   readonly compile: Required<Pick<CompileOptions, 'seed' | 'floatType' | 'name' | 'cacheKey'>>;
 }
 
@@ -119,11 +119,11 @@ export function b2mTrainingSpec(options: B2mModelOptions): B2mTrainingSpec {
   return {
     options,
     strategy,
-    compile: { seed: options.seed, floatType, name: `b2m-${options.student.kind}`, cacheKey: { b2mModel: 1, options } },
+    compile: { seed: options.seed, floatType, name: `b2m-${options.student.kind}`, cacheKey: { b2mModel: 1, options: { ...options, seed: undefined } } },
     build(g: Graph): TrainingOutputs {
-      if (g.seed !== options.seed || g.floatType !== floatType) {
+      if (g.floatType !== floatType) {
         throw new GraphError(
-          `b2mTrainingSpec: the graph has seed ${g.seed} and ${g.floatType}, the options seed ${options.seed} and ${floatType}; compile with compileTraining(spec, { ...spec.compile, optimizer })`,
+          `b2mTrainingSpec: the graph is ${g.floatType}, the options ${floatType}; compile with compileTraining(spec, { ...spec.compile, optimizer })`,
         );
       }
       return options.student.kind === 'decisionRnn' ? buildDecision(g, options, options.student) : buildScene(g, options, options.student);

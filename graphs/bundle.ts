@@ -112,7 +112,10 @@ export function readBundle(bytes: Uint8Array): Bundle {
     throw new GraphError(`readBundle: this ONNX model is not a b2m bundle (no training_info with '${BUNDLE_METADATA_KEY}' metadata); export bundles with writeBundle`);
   }
   const io = JSON.parse(meta.value) as TrainingIo;
-  if (io.format !== ARTIFACT_FORMAT) throw new GraphError(`readBundle: bundle format ${String(io.format)}; this b2m reads ${ARTIFACT_FORMAT}`);
+  // Format 1 bundles differ only in lacking each parameter's initializer, which a bundle, holding values, does not need.
+  if (io.format !== ARTIFACT_FORMAT && (io.format as number) !== 1) {
+    throw new GraphError(`readBundle: bundle format ${String(io.format)}; this b2m reads 1 and ${ARTIFACT_FORMAT}`);
+  }
 
   const tensors = new Map<string, TensorProto>();
   for (const t of [...main.initializer, ...algorithm.initializer]) tensors.set(t.name, t);

@@ -1,6 +1,6 @@
 /** @file The graph builder: inputs, outputs, constants, scoped parameters with seeded initial values, and node recording. */
 import { GraphError } from './errors.js';
-import { type InitSpec, Rng, initValues } from './init.js';
+import { type InitSpec, checkInit, paramValues, resolveInit } from './init.js';
 import type { Node, OpDef } from './op.js';
 import {
   type DType,
@@ -18,8 +18,11 @@ import {
 export interface GraphOptions {
   /** Type of every float parameter and float constant; float64 for gradient checks, float32 for training. */
   floatType?: FloatType;
-  /** Seed of the parameter initializers (default 0). */
-  seed?: number;
+  /**
+   * Seed of the parameter initializers (default 0). null builds a graph without values: reading a parameter's
+   * value is an error, which keeps models compiled from it independent of any seed.
+   */
+  seed?: number | null;
   /** Graph name written into serialized models (default 'b2m'). */
   name?: string;
 }
@@ -32,7 +35,7 @@ const NAME_PART = /^[A-Za-z0-9_-]+$/;
 /** Records a computation as symbolic tensors and nodes; the same builder code yields float32 or float64 graphs. */
 export class Graph {
   readonly floatType: FloatType;
-  readonly seed: number;
+  readonly seed: number | null;
   readonly name: string;
   /** Every recorded node, in creation (hence topological) order. */
   readonly nodes: Node[] = [];
@@ -52,8 +55,8 @@ export class Graph {
     if (this.floatType !== 'float32' && this.floatType !== 'float64') {
       throw new GraphError(`Graph floatType must be 'float32' or 'float64', got '${String(this.floatType)}'`);
     }
-    this.seed = opts.seed ?? 0;
-    if (!Number.isSafeInteger(this.seed) || this.seed < 0) {
+    this.seed = opts.seed === undefined ? 0 : opts.seed;
+    if (this.seed !== null && (!Number.isSafeInteger(this.seed) || this.seed < 0)) {
       throw new GraphError(`Graph seed must be a non-negative integer, got ${this.seed}`);
     }
     this.name = opts.name ?? 'b2m';
@@ -155,8 +158,8 @@ export class Graph {
   }
 
   /**
-   * A trainable parameter named `<scope>.<localName>`, with initial values from `init` drawn from a generator
-   * seeded by (graph seed, parameter path), so adding a parameter never changes the others.
+   * A trainable parameter named `<scope>.<localName>`, with initial values from `init` drawn (when first read)
+   * from a generator seeded by (graph seed, parameter path), so adding a parameter never changes the others.
    */
   param(localName: string, shape: readonly number[], spec: InitSpec): Tensor {
     if (!NAME_PART.test(localName)) {
@@ -166,8 +169,9 @@ export class Graph {
     if (this.names.get(path)?.kind === 'param') throw new GraphError(`parameter "${path}" is defined twice`);
     this.claimName(path, 'parameter');
     checkShape(shape, `parameter "${path}"`, false);
-    const data = initValues(spec, shape, this.floatType, Rng.forPath(this.seed, path), `parameter "${path}"`);
-    const t = new Tensor(this, this.tensorCount++, path, this.floatType, [...shape], 'param', null, 0, data);
+    const it = resolveInit(spec);
+    checkInit(it, shape, `parameter "${path}"`);
+    const t = new Tensor(this, this.tensorCount++, path, this.floatType, [...shape], 'param', null, 0, null, it);
     this.params.push(t);
     this.names.set(path, t);
     return t;
@@ -191,6 +195,17 @@ export class Graph {
       throw new GraphError(`parameter "${path}" has ${data.length} values, got ${values.length}`);
     }
     data.set(values);
+  }
+
+  /** Draws the initial values of one of this graph's parameters (what `Tensor.value` calls on first use). */
+  initialValues(t: Tensor): Float32Array | Float64Array {
+    if (t.graph !== this || t.init === null) throw new GraphError(`${t.toString()} is not a parameter of this graph`);
+    if (this.seed === null) {
+      throw new GraphError(
+        `parameter "${t.name}" has no values: graph '${this.name}' was built without a seed (compiled models are seed-free; initial values come from initialParams(io, seed))`,
+      );
+    }
+    return paramValues(t.init, t.shape as number[], this.floatType, this.seed, t.name);
   }
 
   /** Current values of every parameter, by path. */

@@ -86,6 +86,7 @@ export type Init =
   | { kind: 'kaimingUniform'; gain: number; mode: FanMode }
   | { kind: 'kaimingNormal'; gain: number; mode: FanMode }
   | { kind: 'orthogonal'; gain: number }
+  | { kind: 'orthogonalBlocks'; gain: number; blocks: number }
   | { kind: 'values'; values: ArrayLike<number> };
 
 /** An initializer, or the name of one with default settings. */
@@ -119,14 +120,61 @@ export const init = {
     mode: opts.mode ?? 'fanIn',
   }),
   orthogonal: (gain = 1): Init => ({ kind: 'orthogonal', gain }),
+  /**
+   * A matrix [rows, cols] cut into `blocks` column blocks of equal width, each orthogonal on its own: block k is
+   * drawn from the generator of `<path>#gate<k>` (a recurrent weight's gate blocks, hence the name).
+   */
+  orthogonalBlocks: (blocks: number, gain = 1): Init => ({ kind: 'orthogonalBlocks', gain, blocks }),
   /** Explicit values, row-major. */
   values: (values: ArrayLike<number>): Init => ({ kind: 'values', values }),
 };
 
-function resolve(spec: InitSpec): Init {
+/** The initializer a spec names, with its default settings filled in. */
+export function resolveInit(spec: InitSpec): Init {
   if (typeof spec !== 'string') return spec;
   const make = init[spec] as () => Init;
   return make();
+}
+
+/**
+ * Checks that an initializer fits a shape, without drawing values: what `initValues` and `paramValues` would
+ * refuse is refused here, when the parameter is declared.
+ */
+export function checkInit(it: Init, shape: readonly number[], where: string): void {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if ((it.kind === 'orthogonal' || it.kind === 'orthogonalBlocks') && shape.length < 2) {
+    throw new GraphError(`orthogonal init of ${where} needs a weight of rank 2 or more, got [${shape.join(',')}]`);
+  }
+  if (it.kind === 'orthogonalBlocks' && (shape.length !== 2 || !Number.isInteger(it.blocks) || it.blocks < 1 || shape[1] % it.blocks !== 0)) {
+    throw new GraphError(`orthogonal blocks init of ${where}: ${it.blocks} blocks must divide the columns of a matrix, got [${shape.join(',')}]`);
+  }
+  if (it.kind === 'values' && it.values.length !== size) {
+    throw new GraphError(`init values for ${where} have ${it.values.length} elements, but its shape [${shape.join(',')}] holds ${size}`);
+  }
+}
+
+/** An initializer as plain JSON (explicit values as a list), for the io description of compiled artifacts. */
+export function initToJson(it: Init): Init {
+  return it.kind === 'values' ? { kind: 'values', values: Array.from(it.values) } : { ...it };
+}
+
+/**
+ * The initial values of the parameter at `path` for a seed: drawn from a generator seeded by (seed, path), so that
+ * adding a parameter never changes the others and the values need nothing but the initializer, the shape and
+ * the path. The graph builder and `initialParams` (compiled artifacts) both come here.
+ */
+export function paramValues(it: Init, shape: readonly number[], floatType: FloatType, seed: number, path: string): Float32Array | Float64Array {
+  const where = `parameter "${path}"`;
+  if (it.kind !== 'orthogonalBlocks') return initValues(it, shape, floatType, Rng.forPath(seed, path), where);
+  checkInit(it, shape, where);
+  const [rows, cols] = shape;
+  const width = cols / it.blocks;
+  const out = floatType === 'float32' ? new Float32Array(rows * cols) : new Float64Array(rows * cols);
+  for (let k = 0; k < it.blocks; k++) {
+    const block = initValues({ kind: 'orthogonal', gain: it.gain }, [rows, width], 'float64', Rng.forPath(seed, `${path}#gate${k}`), where);
+    for (let r = 0; r < rows; r++) out.set(block.subarray(r * width, (r + 1) * width), r * cols + k * width);
+  }
+  return out;
 }
 
 /**
@@ -150,7 +198,8 @@ export function initValues(
   rng: Rng,
   where: string,
 ): Float32Array | Float64Array {
-  const it = resolve(spec);
+  const it = resolveInit(spec);
+  checkInit(it, shape, where);
   let size = 1;
   for (const d of shape) size *= d;
   const out = floatType === 'float32' ? new Float32Array(size) : new Float64Array(size);
@@ -194,7 +243,6 @@ export function initValues(
       break;
     }
     case 'orthogonal': {
-      if (shape.length < 2) throw new GraphError(`orthogonal init of ${where} needs a weight of rank 2 or more, got [${shape.join(',')}]`);
       const rows = shape[0];
       const cols = size / rows;
       const q = orthonormal(Math.max(rows, cols), Math.min(rows, cols), rng);
@@ -205,10 +253,9 @@ export function initValues(
       }
       break;
     }
+    case 'orthogonalBlocks':
+      throw new GraphError(`orthogonal blocks init of ${where} draws one generator per block; use paramValues`);
     case 'values': {
-      if (it.values.length !== size) {
-        throw new GraphError(`init values for ${where} have ${it.values.length} elements, but its shape [${shape.join(',')}] holds ${size}`);
-      }
       for (let i = 0; i < size; i++) out[i] = it.values[i];
       break;
     }

@@ -20,7 +20,7 @@ import {
 import { GraphError } from './errors.js';
 import type { Graph } from './graph.js';
 import type { Node, OnnxAttribute } from './op.js';
-import { type DType, ONNX_DTYPE, type Shape, type Tensor, type TensorData } from './tensor.js';
+import { type DType, ONNX_DTYPE, type Shape, type Tensor, type TensorData, allocData } from './tensor.js';
 
 export interface ToModelOptions {
   /** Outputs by name; default: the graph's declared outputs. */
@@ -32,6 +32,11 @@ export interface ToModelOptions {
   inputs?: readonly Tensor[];
   /** Parameters as model inputs (train and eval graphs) or as initializers holding their values (inference). */
   paramsAs?: 'inputs' | 'initializers';
+  /**
+   * Parameters written as initializers hold zeros instead of their values: a template whose values are written
+   * later (`exportInference`), built from a graph without a seed.
+   */
+  placeholders?: boolean;
   /** Default-domain opset (default 17). */
   opset?: number;
   /** ONNX IR version (default 8). */
@@ -209,7 +214,7 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
     output: outputs.map(([name, t]) => valueInfo(name, t.dtype, t.shape, types)),
     valueInfo: hints,
     initializer: [
-      ...initializers.map((t) => tensorProto(t.name, t.dtype, t.shape as number[], t.value as TensorData)),
+      ...initializers.map((t) => tensorProto(t.name, t.dtype, t.shape as number[], initializerData(t, opts.placeholders === true))),
       ...[...extra.values()].map((e) => tensorProto(e.name, 'int64', [e.values.length], BigInt64Array.from(e.values, (v) => BigInt(v)))),
     ],
   });
@@ -221,6 +226,11 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
     graph: graphProto,
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
+}
+
+function initializerData(t: Tensor, placeholder: boolean): TensorData {
+  if (placeholder && t.kind === 'param') return allocData(t.dtype, t.shape.reduce<number>((a, d) => a * (d as number), 1));
+  return t.value as TensorData;
 }
 
 /** Data inputs first, then parameters. */

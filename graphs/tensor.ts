@@ -1,6 +1,7 @@
 /** @file Symbolic tensors: dtypes, shapes with symbolic dimensions, and the shape algebra the op rules share. */
 import { GraphError } from './errors.js';
 import type { Graph } from './graph.js';
+import type { Init } from './init.js';
 import type { Node } from './op.js';
 
 /** Element types a graph tensor can hold. */
@@ -20,6 +21,8 @@ export type TensorKind = 'input' | 'param' | 'constant' | 'node';
 
 /** A symbolic tensor of a graph: an input, a parameter, a constant, or an output of a node. */
 export class Tensor {
+  private data: TensorData | null;
+
   constructor(
     readonly graph: Graph,
     readonly id: number,
@@ -30,9 +33,21 @@ export class Tensor {
     /** The node that computes this tensor (kind 'node'). */
     readonly producer: Node | null = null,
     readonly outputIndex = 0,
-    /** Values of a constant, or initial values of a parameter. */
-    readonly value: TensorData | null = null,
-  ) {}
+    value: TensorData | null = null,
+    /** A parameter's initializer. */
+    readonly init: Init | null = null,
+  ) {
+    this.data = value;
+  }
+
+  /**
+   * Values of a constant, or initial values of a parameter: drawn on first use from its initializer and the
+   * graph's seed, so a graph whose values are never read (a compiled model) never draws them.
+   */
+  get value(): TensorData | null {
+    if (this.data === null && this.init !== null) this.data = this.graph.initialValues(this);
+    return this.data;
+  }
 
   get rank(): number {
     return this.shape.length;

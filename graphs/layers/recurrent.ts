@@ -1,7 +1,7 @@
 /** @file Recurrent layers: GRU, LSTM and tanh RNN cells, and unrolled multi-layer sequence layers over [batch, T, F]. */
 import { GraphError } from '../errors.js';
 import type { Graph } from '../graph.js';
-import { Rng, init, initValues } from '../init.js';
+import { init } from '../init.js';
 import { add, mul, sigmoid, sub, tanh } from '../ops/elementwise.js';
 import { gemm, matmul } from '../ops/matmul.js';
 import { concat, reshape, split } from '../ops/shape.js';
@@ -56,16 +56,9 @@ export function recurrentWeights(g: Graph, kind: RecurrentKind, inputSize: numbe
   const width = gates * hidden;
   const bound = Math.sqrt(6 / (inputSize + hidden));
   const wIh = g.param('w_ih', [inputSize, width], init.uniform(-bound, bound));
-  const path = g.scopePath === '' ? 'w_hh' : `${g.scopePath}.w_hh`;
-  const recurrent = new Float64Array(hidden * width);
-  for (let k = 0; k < gates; k++) {
-    const block = initValues('orthogonal', [hidden, hidden], 'float64', Rng.forPath(g.seed, `${path}#gate${k}`), `parameter "${path}"`);
-    for (let r = 0; r < hidden; r++) recurrent.set(block.subarray(r * hidden, (r + 1) * hidden), r * width + k * hidden);
-  }
-  const wHh = g.param('w_hh', [hidden, width], init.values(recurrent));
-  const biasIh = new Float64Array(width);
-  if (kind === 'lstm') biasIh.fill(1, hidden, 2 * hidden);
-  const bIh = g.param('b_ih', [width], init.values(biasIh));
+  const wHh = g.param('w_hh', [hidden, width], init.orthogonalBlocks(gates));
+  const forgetOnes = (): number[] => Array.from({ length: width }, (_, i) => (i >= hidden && i < 2 * hidden ? 1 : 0));
+  const bIh = g.param('b_ih', [width], kind === 'lstm' ? init.values(forgetOnes()) : init.zeros());
   const bHh = g.param('b_hh', [width], init.zeros());
   return { kind, inputSize, hidden, wIh, wHh, bIh, bHh };
 }

@@ -26,6 +26,8 @@ export interface CheckpointState {
   step: number;
   /** Hash of the compiled artifacts: a checkpoint resumes only the same model and optimizer. */
   artifactHash: string;
+  /** The run's seed, which the artifacts (shared by every seed) do not record. */
+  seed: number;
   /** Position of the training batch stream after the last step. */
   taskStream: BatcherPosition;
   /** Position of the brain-paired row sampler, or null when the run draws none. */

@@ -138,6 +138,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         'train into a new run folder, or pass resume: false (--no-resume) to start over here',
     );
   }
+  if (checkpoint && checkpoint.state.seed !== config.seed) {
+    throw new TrainingError(
+      `${runDir} holds a checkpoint of seed ${String(checkpoint.state.seed)}, and this config has seed ${config.seed}; ` +
+        'train into a new run folder, or pass resume: false (--no-resume) to start over here',
+    );
+  }
   const start = checkpoint?.state.step ?? 0;
   await writeFile(
     path.join(runDir, RUN_FILE),
@@ -181,6 +187,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       format: CHECKPOINT_FORMAT,
       step,
       artifactHash: io.hash,
+      seed: config.seed,
       taskStream: stream.position(),
       paired: paired?.position() ?? null,
       noise: noiseRng?.state() ?? null,

@@ -1,5 +1,6 @@
 /** @file compileTraining's models and io, the artifact cache, and TrainSession's contract (frozen parameters, errors, providers). */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -11,9 +12,10 @@ import {
   cachedTraining,
   compileTraining,
   exportInference,
+  initialParams,
   knob,
 } from '../../graphs/artifacts.js';
-import type { Graph } from '../../graphs/graph.js';
+import { Graph } from '../../graphs/graph.js';
 import { Rng } from '../../graphs/init.js';
 import { add, matmul, mul, reduceMean, sub, tanh } from '../../graphs/ops/index.js';
 import { decodeModel } from '../../graphs/serialize.js';
@@ -173,6 +175,51 @@ describe('artifact hash and cache', () => {
     expect(other.hit).toBe(false);
     expect((await readdir(dir)).sort()).toEqual([first.artifacts.io.hash, other.artifacts.io.hash].sort());
     await expect(cachedTraining(dir, regression(), { optimizer: options.optimizer })).rejects.toThrow(/cacheKey is required/);
+  });
+  it('compiles models that no seed changes, and draws the initial values of a seed as a graph built with it holds them', async () => {
+    const spec = regression();
+    const optimizer = { kind: 'adam' as const, lr: 0.01 };
+    const one = compileTraining(spec, { optimizer, seed: 1 });
+    const two = compileTraining(spec, { optimizer, seed: 2 });
+    expect(two.io).toEqual(one.io);
+    for (const k of ['trainStep', 'eval', 'inference'] as const) expect(Buffer.from(two[k]).equals(Buffer.from(one[k]))).toBe(true);
+    expect(two.params.get('encoder.weight')).not.toEqual(one.params.get('encoder.weight'));
+    for (const seed of [1, 2, 99]) {
+      const g = new Graph({ seed });
+      spec.build(g);
+      const drawn = initialParams(one.io, seed);
+      expect([...drawn.keys()]).toEqual(g.params.map((p) => p.name));
+      for (const p of g.params) expect(Buffer.from((drawn.get(p.name) as Float32Array).buffer).equals(Buffer.from((p.value as Float32Array).buffer))).toBe(true);
+    }
+    const template = decodeModel(one.inference).graph;
+    for (const t of template?.initializer.filter((i) => i.name.includes('.weight')) ?? []) expect(t.rawData.every((b) => b === 0)).toBe(true);
+    expect(() => new Graph({ seed: null }).param('w', [2], 'xavierUniform').value).toThrow(/built without a seed/);
+  });
+
+  it('keeps one entry for every seed, and callers missing it at once compile it once', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'b2m-cache-'));
+    tmpDirs.push(dir);
+    const builds = { count: 0 };
+    const options = { optimizer: { kind: 'sgd' as const, lr: 0.1 }, cacheKey: { model: 'regression' } };
+    const runs = await Promise.all([1, 2, 3].map((seed) => cachedTraining(dir, regression({ builds }), { ...options, seed })));
+    expect(builds.count).toBe(1);
+    expect(runs.map((r) => r.hit).sort()).toEqual([false, true, true]);
+    expect(await readdir(dir)).toEqual([runs[0].artifacts.io.hash]);
+    runs.forEach((r, i) => expect(r.artifacts.params).toEqual(initialParams(r.artifacts.io, i + 1)));
+    expect(runs[1].artifacts.params.get('head.weight')).not.toEqual(runs[0].artifacts.params.get('head.weight'));
+  });
+
+  it('takes over the lock of a compilation whose process is gone', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'b2m-cache-'));
+    tmpDirs.push(dir);
+    const options = { optimizer: { kind: 'sgd' as const, lr: 0.1 }, cacheKey: { model: 'regression', lock: true } };
+    const hash = compileTraining(regression(), options).io.hash;
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    await mkdir(path.join(dir, `.${hash}.lock`));
+    await writeFile(path.join(dir, `.${hash}.lock`, 'pid'), dead.stdout);
+    const r = await cachedTraining(dir, regression(), options);
+    expect(r.hit).toBe(false);
+    expect(await readdir(dir)).toEqual([hash]);
   });
 });
 

@@ -21,6 +21,7 @@ function stateAt(step: number): CheckpointState {
     format: CHECKPOINT_FORMAT,
     step,
     artifactHash: artifacts.io.hash,
+    seed: 2,
     taskStream: { epoch: 1, batch: step, seed: 3, rngState: [1, 2, 3, step] },
     paired: { epoch: 0, cursor: step },
     noise: null,
