@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -162,6 +162,20 @@ describe('train', () => {
     for (const [k, v] of whole) expect(again.get(k)!.equals(v), k).toBe(true);
     expect(await metricsWithoutTime(killed.runDir)).toEqual(await metricsWithoutTime(path.join(root, 'resume-whole')));
   }, 180_000);
+
+  it('compiles once for every seed, starts each seed from its own values, and resumes only the seed of the checkpoint', async () => {
+    const entries = async (): Promise<string[]> => (await readdir(cache)).filter((n) => !n.startsWith('.')).sort();
+    await train(options('latent', 'seeds-11', memoryConfig({ train: { steps: 2 } })));
+    const compiled = await entries();
+    await train(options('latent', 'seeds-12', memoryConfig({ seed: 12, train: { steps: 2 } })));
+    expect(await entries()).toEqual(compiled);
+    const run = async (dir: string) => JSON.parse(await readFile(path.join(root, dir, 'run.json'), 'utf8')) as { artifactHash: string; seed: number };
+    expect((await run('seeds-12')).artifactHash).toBe((await run('seeds-11')).artifactHash);
+    const first = (await latestCheckpoint(path.join(root, 'seeds-11')))!.bundle.params;
+    const second = (await latestCheckpoint(path.join(root, 'seeds-12')))!.bundle.params;
+    expect(Array.from(second.get('student.readout.weight')!)).not.toEqual(Array.from(first.get('student.readout.weight')!));
+    await expect(train(options('latent', 'seeds-11', memoryConfig({ seed: 12, train: { steps: 4 } })))).rejects.toThrow(/holds a checkpoint of seed 11, and this config has seed 12/);
+  }, 120_000);
 
   it('checkpoints and stops cleanly on SIGINT while training in a worker', async () => {
     const config = memoryConfig({ train: { steps: 200 } });
