@@ -197,7 +197,28 @@ interface OrtFigures {
   /** The same on one thread each: their CPU times do not depend on the machine's load the way wall times do. */
   step1: Timing;
   forward1: Timing;
+  /**
+   * The eval model's forward on one thread: the same student with its parameters as inputs, as in the train step.
+   * The inference model holds them as initializers, which lets onnxruntime pre-pack the kernels (NCHWc
+   * convolutions) and fuse Conv with Relu; a graph whose weights change every step cannot have either.
+   */
+  eval1: Timing;
   nodes: { step: number; forward: number };
+}
+
+/** Feeds of the eval model: the batch, the initial parameters and each knob at its default. */
+function evalModelFeeds(artifacts: TrainingArtifacts, names: readonly string[], data: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  const shapes = new Map(artifacts.io.params.map((p) => [p.path, p.shape]));
+  const knobs = new Map(artifacts.io.knobs.map((k) => [k.input, k.default]));
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of names) {
+    const param = artifacts.params.get(name);
+    const knob = knobs.get(name);
+    if (param) feeds[name] = new ort.Tensor('float32', Float32Array.from(param), shapes.get(name));
+    else if (knob !== undefined) feeds[name] = new ort.Tensor('float32', Float32Array.of(knob), []);
+    else feeds[name] = data[name];
+  }
+  return feeds;
 }
 
 /** Compiles a student (timed through session creation), then times its train step and its inference forward. */
@@ -223,11 +244,17 @@ async function ortFigures(options: B2mModelOptions, feeds: Record<string, ort.Te
   // Separate single-threaded sessions, created after the threaded ones are gone so that no idle pool thread adds to their CPU time.
   const session1 = await TrainSession.create(artifacts, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const inference1 = await ort.InferenceSession.create(artifacts.inference, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  const [step1, forward1] = await timeInTurns([() => session1.step(feeds), () => inference1.run(inferenceFeeds)], runs);
+  const evaluation1 = await ort.InferenceSession.create(artifacts.eval, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const evalFeeds = evalModelFeeds(artifacts, evaluation1.inputNames, feeds);
+  const [step1, forward1, eval1] = await timeInTurns(
+    [() => session1.step(feeds), () => inference1.run(inferenceFeeds), () => evaluation1.run(evalFeeds)],
+    runs,
+  );
+  await evaluation1.release();
   await session1.release();
   await inference1.release();
   const nodes = { step: decodeModel(artifacts.trainStep).graph?.node.length ?? 0, forward: decodeModel(artifacts.inference).graph?.node.length ?? 0 };
-  return { compileCpu, sessionCpu, compileWall, step, forward, step1, forward1, nodes };
+  return { compileCpu, sessionCpu, compileWall, step, forward, step1, forward1, eval1, nodes };
 }
 
 /** MatMul 1024x1024x1024 through onnxruntime: the machine's practical peak GFLOP/s. */
@@ -408,6 +435,12 @@ export async function benchGraphs(options: GraphsBenchOptions = {}): Promise<Ben
       target: 3,
       direction: 'max',
       note: `one thread, process CPU time: step ${f.step1.cpu.toFixed(1)} ms, forward ${f.forward1.cpu.toFixed(1)} ms (what the ratio is on an idle machine)`,
+    });
+    results.push({
+      bench: `${name}.step_over_eval_forward_cpu`,
+      value: f.step1.cpu / f.eval1.cpu,
+      unit: 'ratio',
+      note: `one thread, process CPU time: step over the eval model's forward (${f.eval1.cpu.toFixed(1)} ms), whose parameters are inputs as in the step, so no kernel pre-packing or Conv+Relu fusion`,
     });
     results.push({ bench: `${name}.train_step_ms`, value: f.step.wall, unit: 'ms', note: `fastest ${f.step.min.toFixed(1)} ms; ${threads} threads` });
   }
