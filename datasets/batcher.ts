@@ -90,6 +90,9 @@ interface Block {
 /** Record batches read ahead of the one being batched, so disk reads overlap with copying. */
 const READ_AHEAD = 2;
 
+/** Scatter reads into the shuffle buffer kept in flight at once. */
+const MAX_LANDING = 4;
+
 /** Released batches kept for reuse. */
 const MAX_SPARE_BATCHES = 4;
 
@@ -133,6 +136,7 @@ class RowStore {
   readonly tensors: Float32Array[];
   readonly scalars: ScalarArray[];
   readonly text: string[][];
+  private byteViews: Uint8Array[][] | null = null;
 
   constructor(
     readonly capacity: number,
@@ -146,10 +150,27 @@ class RowStore {
   }
 
   fromBlock(slot: number, block: Block, row: number): void {
+    this.tensorsFromBlock(slot, block, row);
+    this.scalarsFromBlock(slot, block, row);
+  }
+
+  tensorsFromBlock(slot: number, block: Block, row: number): void {
     const { sizes } = this;
     for (let c = 0; c < sizes.length; c++) copyRow(block.tensors[c]!, row * sizes[c]!, this.tensors[c]!, slot * sizes[c]!, sizes[c]!);
+  }
+
+  scalarsFromBlock(slot: number, block: Block, row: number): void {
     for (let c = 0; c < this.scalars.length; c++) this.scalars[c]![slot] = block.scalars[c]![row]!;
     for (let c = 0; c < this.text.length; c++) this.text[c]![slot] = utf8At(block.text[c]!, row);
+  }
+
+  /** The bytes of row `slot` of tensor column `c`: views made once, as reads into the buffer take one per row. */
+  tensorBytes(c: number, slot: number): Uint8Array {
+    this.byteViews ??= this.tensors.map((t, k) => {
+      const bytes = this.sizes[k]! * 4;
+      return Array.from({ length: this.capacity }, (_, j) => new Uint8Array(t.buffer, t.byteOffset + j * bytes, bytes));
+    });
+    return this.byteViews[c]![slot]!;
   }
 
   fromStore(slot: number, other: RowStore, from: number): void {
@@ -158,6 +179,76 @@ class RowStore {
     for (let c = 0; c < this.scalars.length; c++) this.scalars[c]![slot] = other.scalars[c]![from]!;
     for (let c = 0; c < this.text.length; c++) this.text[c]![slot] = other.text[c]![from]!;
   }
+}
+
+/**
+ * The shuffle buffer's slots, split into those whose rows have landed (drawable) and the rest (empty, or being
+ * filled by a read in flight), each change O(1): `order` lists landed slots first, `pos` is its inverse.
+ */
+class SlotSet {
+  private readonly order: Int32Array;
+  private readonly pos: Int32Array;
+  /** Slots whose rows have landed: `order[0 .. landed)`. */
+  landed = 0;
+
+  constructor(readonly capacity: number) {
+    this.order = new Int32Array(capacity);
+    this.pos = new Int32Array(capacity);
+  }
+
+  reset(): void {
+    for (let j = 0; j < this.capacity; j++) {
+      this.order[j] = j;
+      this.pos[j] = j;
+    }
+    this.landed = 0;
+  }
+
+  private swap(a: number, b: number): void {
+    const { order, pos } = this;
+    const sa = order[a]!;
+    const sb = order[b]!;
+    order[a] = sb;
+    order[b] = sa;
+    pos[sb] = a;
+    pos[sa] = b;
+  }
+
+  /** The `k`-th landed slot, which stops being landed (its row is delivered and a new one will fill it). */
+  take(k: number): number {
+    const slot = this.order[k]!;
+    this.swap(k, --this.landed);
+    return slot;
+  }
+
+  /** Marks `slot`, just filled, as landed. */
+  settle(slot: number): void {
+    this.swap(this.pos[slot]!, this.landed++);
+  }
+}
+
+/** A promise that never rejects: reads in flight may fail before anyone awaits them, without an unhandled rejection. */
+type Outcome<V> = Promise<{ ok: true; value: V } | { ok: false; error: unknown }>;
+
+function outcome<V>(p: Promise<V>): Outcome<V> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+async function unwrap<V>(o: Outcome<V>): Promise<V> {
+  const r = await o;
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
+/** A record batch ready for the shuffle buffer: its tensor values still on disk when `deferred` is set. */
+interface Prepared {
+  record: RecordBatch;
+  /** Memory from the body pool holding the record batch's other columns; back to the pool once they are copied. */
+  body: Uint8Array | null;
+  deferred: DeferredBlock | null;
 }
 
 /** Recycles record batch bodies, so streaming does not allocate (and fault in) fresh memory for each one. */
@@ -189,7 +280,20 @@ interface BlockSource {
   count: number;
   /** Reads record batch `index`; with `alloc`, its body goes into memory that `alloc` supplies. */
   read(index: number, alloc?: (bytes: number) => Uint8Array): Promise<RecordBatch>;
+  /** Reads record batch `index` but the values of `columns`, left on disk to be read row by row; null where it cannot. */
+  readDeferred?(index: number, columns: readonly string[], alloc: (bytes: number) => Uint8Array): Promise<DeferredBlock | null>;
   close(): Promise<void>;
+}
+
+/** A record batch whose tensor values are still on disk. */
+interface DeferredBlock {
+  record: RecordBatch;
+  /** File position of each deferred column's values. */
+  positions: number[];
+  /** Reads consecutive bytes of the file from `position` into `targets`, one after another. */
+  readInto(targets: readonly Uint8Array[], position: number): Promise<void>;
+  /** Called once every read is done: lets the file close. */
+  done(): Promise<void>;
 }
 
 async function fileSource(spec: string | readonly string[]): Promise<BlockSource> {
@@ -207,6 +311,15 @@ async function fileSource(spec: string | readonly string[]): Promise<BlockSource
   }
   /** Open shards, opened on first use; idle ones beyond a few are closed so thousands of shards stay cheap. */
   const open = new Map<number, { table: Promise<ArrowTableFile>; inflight: number }>();
+  const use = (file: number) => {
+    let entry = open.get(file);
+    if (!entry) {
+      entry = { table: ArrowTableFile.open(files[file]!), inflight: 0 };
+      open.set(file, entry);
+    }
+    entry.inflight++;
+    return entry;
+  };
   const closeIdle = async (keep: number): Promise<void> => {
     for (const [f, entry] of open) {
       if (open.size <= keep) break;
@@ -221,17 +334,39 @@ async function fileSource(spec: string | readonly string[]): Promise<BlockSource
     count: index.length,
     async read(i, alloc) {
       const at = index[i]!;
-      let entry = open.get(at.file);
-      if (!entry) {
-        entry = { table: ArrowTableFile.open(files[at.file]!), inflight: 0 };
-        open.set(at.file, entry);
-      }
-      entry.inflight++;
+      const entry = use(at.file);
       try {
         return await (await entry.table).readBatch(at.batch, alloc ?? freshBody);
       } finally {
         entry.inflight--;
         await closeIdle(MAX_OPEN_SHARDS);
+      }
+    },
+    async readDeferred(i, columns, alloc) {
+      const at = index[i]!;
+      const entry = use(at.file);
+      let result: DeferredBlock | null = null;
+      try {
+        const table = await entry.table;
+        const deferred = await table.readBatchDeferred(at.batch, columns, alloc);
+        if (!deferred) return null;
+        let finished = false;
+        result = {
+          ...deferred,
+          readInto: (targets, position) => table.readInto(targets, position),
+          done: async () => {
+            if (finished) return;
+            finished = true;
+            entry.inflight--;
+            await closeIdle(MAX_OPEN_SHARDS);
+          },
+        };
+        return result;
+      } finally {
+        if (!result) {
+          entry.inflight--;
+          await closeIdle(MAX_OPEN_SHARDS);
+        }
       }
     },
     async close() {
@@ -260,11 +395,13 @@ function tableSource(tables: readonly Table[]): BlockSource {
 /**
  * Streams training batches from Arrow tables. Without shuffling, batches follow file order and are zero-copy views
  * into record batches whenever a batch's rows are contiguous in one record batch. With shuffling, record batches
- * are visited in a seeded random order and kept in a buffer of at most `bufferSize` rows (or one record batch, if
- * larger); each delivered row is drawn uniformly from all rows held, and a record batch leaves the buffer when its
- * last row is delivered, its memory recycled for the next read. Memory is bounded by the buffer plus one record
- * batch in flight, whatever the table size, and each row is copied once, from the record batch into the batch.
- * Same options and seed give the same batches; `position()` and `resume` continue exactly.
+ * are visited in a seeded random order and their rows kept in a buffer of `bufferSize` rows; each delivered row is
+ * drawn uniformly from the rows held, and a new row takes its slot. From files, tensor values are read from disk
+ * straight into their buffer slots by scatter reads, in flight while earlier rows are delivered, so each value is
+ * copied once by the kernel and once into its batch; rows whose reads are still in flight are not drawn until they
+ * land (which reads are awaited depends only on row counts, so the order never depends on timing). Memory is
+ * bounded by the buffer plus a few record batches' small columns, whatever the table size. Same options and seed
+ * give the same batches; `position()` and `resume` continue exactly.
  */
 export class Batcher<T extends string = string, S extends string = string, X extends string = string>
   implements AsyncIterable<Batch<T, S, X>>
@@ -284,6 +421,7 @@ export class Batcher<T extends string = string, S extends string = string, X ext
   /** Batch memory handed back by `release()`, reused before allocating. */
   private readonly spare: RowStore[] = [];
   private pool: RowStore | null = null;
+  private slotSet: SlotSet | null = null;
   private readonly counters: BatcherStats = {
     rowsHeld: 0,
     maxRowsHeld: 0,
@@ -518,26 +656,17 @@ export class Batcher<T extends string = string, S extends string = string, X ext
       filled = 0;
       return deliver(batchSize, out, null, 0);
     };
-    const bodies = rng ? this.bodies : null;
-    const pool = rng ? this.shufflePool(textCount) : null;
-    let held = 0;
-
-    const read = async (k: number): Promise<{ record: RecordBatch; body: Uint8Array | null }> => {
-      let body: Uint8Array | null = null;
-      const record = await source.read(order[k]!, bodies ? (n) => (body = bodies.take(n)) : undefined);
-      return { record, body };
-    };
-    const pending: Promise<{ record: RecordBatch; body: Uint8Array | null }>[] = [];
-    for (let k = 0; k < Math.min(READ_AHEAD, source.count); k++) pending.push(read(k));
-    try {
-      for (let k = 0; k < source.count; k++) {
-        const { record, body } = await pending.shift()!;
-        if (k + READ_AHEAD < source.count) pending.push(read(k + READ_AHEAD));
-        this.counters.recordBatchesRead++;
-        const block = this.columnsOf(record);
-        const sel = block.selection;
-        const n = sel ? sel.length : block.rows;
-        if (!rng) {
+    if (!rng) {
+      const pending: Promise<RecordBatch>[] = [];
+      for (let k = 0; k < Math.min(READ_AHEAD, source.count); k++) pending.push(source.read(order[k]!));
+      try {
+        for (let k = 0; k < source.count; k++) {
+          const record = await pending.shift()!;
+          if (k + READ_AHEAD < source.count) pending.push(source.read(order[k + READ_AHEAD]!));
+          this.counters.recordBatchesRead++;
+          const block = this.columnsOf(record);
+          const sel = block.selection;
+          const n = sel ? sel.length : block.rows;
           for (let i = 0; i < n; ) {
             const row = sel ? sel[i]! : i;
             if (filled === 0 && n - i >= batchSize && (!sel || sel[i + batchSize - 1]! - row === batchSize - 1)) {
@@ -550,34 +679,103 @@ export class Batcher<T extends string = string, S extends string = string, X ext
             if (b) yield b;
             i++;
           }
-          continue;
         }
-        const capacity = pool!.capacity;
-        for (let i = 0; i < n; i++) {
-          const row = sel ? sel[i]! : i;
-          if (held < capacity) {
-            pool!.fromBlock(held++, block, row);
-            continue;
+      } finally {
+        for (const p of pending) await p.catch(() => undefined);
+      }
+    } else {
+      const pool = this.shufflePool(textCount);
+      const capacity = pool.capacity;
+      const slots = this.shuffleState(capacity);
+      const rowBytes = this.sizes.map((size) => size * 4);
+      const tensorNames = o.tensorColumns as readonly string[];
+      const bodies = this.bodies;
+      let held = 0;
+      /** Reads into the buffer in flight, oldest first: the slots each fills. Reads land in the order issued. */
+      const landing: { slots: Int32Array; read: Outcome<void> }[] = [];
+      const settleOldest = async (): Promise<void> => {
+        const oldest = landing.shift()!;
+        await unwrap(oldest.read);
+        for (const slot of oldest.slots) slots.settle(slot);
+      };
+      /** Each deferred record batch's release of its file, once its reads are done. */
+      const closing: Promise<void>[] = [];
+      const prepare = async (k: number): Promise<Prepared> => {
+        let body: Uint8Array | null = null;
+        const take = (n: number) => (body = bodies.take(n));
+        const deferred = source.readDeferred && tensorNames.length > 0 ? await source.readDeferred(order[k]!, tensorNames, take) : null;
+        if (deferred) return { record: deferred.record, body, deferred };
+        if (body) bodies.give(body);
+        body = null;
+        const record = await source.read(order[k]!, take);
+        return { record, body, deferred: null };
+      };
+      const pending: Outcome<Prepared>[] = [];
+      for (let k = 0; k < Math.min(READ_AHEAD, source.count); k++) pending.push(outcome(prepare(k)));
+      try {
+        for (let k = 0; k < source.count; k++) {
+          const { record, body, deferred } = await unwrap(pending.shift()!);
+          if (k + READ_AHEAD < source.count) pending.push(outcome(prepare(k + READ_AHEAD)));
+          this.counters.recordBatchesRead++;
+          const block = this.columnsOf(record);
+          const sel = block.selection;
+          const n = sel ? sel.length : block.rows;
+          const reads: Promise<void>[] = [];
+          for (let i = 0; i < n; ) {
+            // A wave: up to a buffer's worth of this record batch's rows, each into a slot of its own. Slots still
+            // free come first; then each row takes a slot drawn uniformly without replacement, whose row is
+            // delivered first. Rows whose slot an unsettled wave is still filling are delivered last, after it lands.
+            let m: number;
+            const wave = new Int32Array(Math.min(n - i, capacity));
+            if (held < capacity) {
+              m = Math.min(n - i, capacity - held);
+              for (let q = 0; q < m; q++) wave[q] = held + q;
+              held += m;
+            } else {
+              m = Math.min(n - i, capacity);
+              // Only rows that have landed are drawn. While fewer than half the buffer beyond this wave has
+              // landed, the oldest reads are awaited first; which are awaited depends only on row counts, never
+              // on timing, so the order is the same on every run. One draw per delivered row, as ever.
+              while (landing.length > 0 && (landing.length > MAX_LANDING || 2 * slots.landed < capacity + m)) await settleOldest();
+              for (let q = 0; q < m; q++) {
+                const slot = slots.take(rng.int(slots.landed));
+                wave[q] = slot;
+                const b = addPooled(pool, slot);
+                if (b) yield b;
+              }
+            }
+            const filling = wave.subarray(0, m);
+            for (let q = 0; q < m; q++) pool.scalarsFromBlock(filling[q]!, block, sel ? sel[i + q]! : i + q);
+            if (deferred) {
+              const read = this.scatterRows(deferred, pool, rowBytes, filling, m, sel, i);
+              reads.push(read);
+              landing.push({ slots: filling, read: outcome(read) });
+            } else {
+              for (let q = 0; q < m; q++) {
+                pool.tensorsFromBlock(filling[q]!, block, sel ? sel[i + q]! : i + q);
+                slots.settle(filling[q]!);
+              }
+            }
+            i += m;
           }
-          const j = rng.int(capacity);
-          const b = addPooled(pool!, j);
-          pool!.fromBlock(j, block, row);
+          if (body) bodies.give(body);
+          if (deferred) closing.push(Promise.allSettled(reads).then(() => deferred.done()));
+          this.counters.rowsHeld = held;
+          if (held > this.counters.maxRowsHeld) this.counters.maxRowsHeld = held;
+        }
+        while (landing.length > 0) await settleOldest();
+        while (held > 0) {
+          const j = rng.int(held);
+          const b = addPooled(pool, j);
+          held--;
+          if (j !== held) pool.fromStore(j, pool, held);
+          this.counters.rowsHeld = held;
           if (b) yield b;
         }
-        bodies!.give(body);
-        this.counters.rowsHeld = held;
-        if (held > this.counters.maxRowsHeld) this.counters.maxRowsHeld = held;
+      } finally {
+        for (const p of [...pending, ...landing.map((l) => l.read)]) await p;
+        await Promise.all(closing);
       }
-      while (held > 0) {
-        const j = rng!.int(held);
-        const b = addPooled(pool!, j);
-        held--;
-        if (j !== held) pool!.fromStore(j, pool!, held);
-        this.counters.rowsHeld = held;
-        if (b) yield b;
-      }
-    } finally {
-      for (const p of pending) await p.catch(() => undefined);
     }
     if (filled > 0 && !o.dropLast) {
       const rows = filled;
@@ -590,6 +788,40 @@ export class Batcher<T extends string = string, S extends string = string, X ext
         `cannot resume at epoch ${epoch}, batch ${skip}: that epoch now has only ${index} batches; the data or batch settings changed since the position was saved`,
       );
     }
+  }
+
+  /**
+   * Reads the tensor values of rows `first .. first + count` of the selection (all rows without one) from disk
+   * straight into their buffer slots: one scatter read per run of consecutive rows and column.
+   */
+  private async scatterRows(
+    deferred: DeferredBlock,
+    pool: RowStore,
+    rowBytes: readonly number[],
+    slots: Int32Array,
+    count: number,
+    sel: Int32Array | null,
+    first: number,
+  ): Promise<void> {
+    for (let c = 0; c < rowBytes.length; c++) {
+      let q = 0;
+      while (q < count) {
+        const start = sel ? sel[first + q]! : first + q;
+        const targets: Uint8Array[] = [];
+        do {
+          targets.push(pool.tensorBytes(c, slots[q]!));
+          q++;
+        } while (q < count && (sel ? sel[first + q]! : first + q) === start + targets.length);
+        await deferred.readInto(targets, deferred.positions[c]! + start * rowBytes[c]!);
+      }
+    }
+  }
+
+  /** Slot bookkeeping of the shuffle buffer, reset for each epoch. */
+  private shuffleState(capacity: number): SlotSet {
+    if (this.slotSet?.capacity !== capacity) this.slotSet = new SlotSet(capacity);
+    this.slotSet.reset();
+    return this.slotSet;
   }
 
   /** The shuffle buffer, allocated once and reused by every epoch. */

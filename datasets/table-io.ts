@@ -297,6 +297,13 @@ export async function resolveTableFiles(fileOrShards: string | readonly string[]
   return shards;
 }
 
+/** A record batch whose deferred columns are not read yet: their values start at `positions` in the file. */
+export interface DeferredRecordBatch {
+  record: RecordBatch;
+  /** File position of each deferred column's values, in the order the columns were named. */
+  positions: number[];
+}
+
 /** Supplies the memory a record batch body is read into (at least `bytes` long). */
 export type BodyAllocator = (bytes: number) => Uint8Array;
 
@@ -382,6 +389,85 @@ export class ArrowTableFile {
     } catch (err) {
       if (err instanceof DatasetError) throw err;
       throw new DatasetError(`${this.file}: record batch ${index} cannot be read (${(err as Error).message}); the file is damaged`);
+    }
+  }
+
+  /**
+   * Record batch `index` with the values of the columns named in `deferred` (fixed-width columns, such as tensor
+   * columns) left unread: every other column is read into memory from `alloc`, and for each deferred column the
+   * file position of its values is returned, so the caller can read rows of it straight into memory of its own
+   * with `readInto` (one copy, by the kernel, instead of two). Null when the body is compressed, whose values have
+   * no file position of their own; read such batches with `readBatch`.
+   */
+  async readBatchDeferred(index: number, deferred: readonly string[], alloc: BodyAllocator): Promise<DeferredRecordBatch | null> {
+    const block = this.reader.footer?.getRecordBatch(index);
+    if (!block) throw new DatasetError(`${this.file}: record batch ${index} does not exist (the file has ${this.numBatches})`);
+    try {
+      const meta = Buffer.allocUnsafe(block.metaDataLength);
+      await this.readFully(meta, block.offset);
+      const continuation = meta.readInt32LE(0) === -1;
+      const start = continuation ? 8 : 4;
+      const length = meta.readInt32LE(continuation ? 4 : 0);
+      const message = Message.decode(meta.subarray(start, start + length));
+      if (!message.isRecordBatch()) throw new Error(`message ${index} is not a record batch`);
+      const header = message.header();
+      if (header.compression != null) return null;
+      const bodyLength = Number(block.bodyLength);
+      const bodyPosition = block.offset + block.metaDataLength;
+      const body = alloc(bodyLength).subarray(0, bodyLength);
+      const children = new VectorLoader(
+        body,
+        header.nodes,
+        header.buffers,
+        this.reader.dictionaries,
+        this.schema.metadataVersion,
+        header.variadicBufferCounts,
+      ).visitMany(this.schema.fields);
+      const record = new RecordBatch(this.schema, makeData({ type: new Struct(this.schema.fields), length: header.length, nullCount: 0, children }));
+      const skipped: { start: number; end: number }[] = [];
+      const positions: number[] = [];
+      for (const name of deferred) {
+        const data = record.getChild(name)?.data[0];
+        const values = data?.children[0]?.values as ArrayBufferView | undefined;
+        if (!values || values.buffer !== body.buffer) return null;
+        const at = values.byteOffset - body.byteOffset;
+        skipped.push({ start: at, end: at + values.byteLength });
+        positions.push(bodyPosition + at);
+      }
+      skipped.sort((a, b) => a.start - b.start);
+      let from = 0;
+      for (const gap of [...skipped, { start: bodyLength, end: bodyLength }]) {
+        if (gap.start > from) await this.readFully(body.subarray(from, gap.start), bodyPosition + from);
+        from = Math.max(from, gap.end);
+      }
+      return { record, positions };
+    } catch (err) {
+      if (err instanceof DatasetError) throw err;
+      throw new DatasetError(`${this.file}: record batch ${index} cannot be read (${(err as Error).message}); the file is damaged`);
+    }
+  }
+
+  /**
+   * Reads consecutive bytes from `position` into `targets`, one after another (a scatter read: the kernel copies
+   * straight into each target).
+   */
+  async readInto(targets: readonly Uint8Array[], position: number): Promise<void> {
+    let at = position;
+    for (let i = 0; i < targets.length; i += MAX_IOV) {
+      let part = targets.slice(i, i + MAX_IOV);
+      while (part.length > 0) {
+        const expected = part.reduce((n, t) => n + t.byteLength, 0);
+        const { bytesRead } = await this.handle.readv(part, at);
+        if (bytesRead === 0) throw new DatasetError(`${this.file}: unexpected end of file at byte ${at}; the file is damaged`);
+        at += bytesRead;
+        if (bytesRead === expected) break;
+        let done = bytesRead;
+        while (done >= part[0]!.byteLength) {
+          done -= part[0]!.byteLength;
+          part = part.slice(1);
+        }
+        part = [part[0]!.subarray(done), ...part.slice(1)];
+      }
     }
   }
 

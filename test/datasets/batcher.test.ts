@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { RecordBatch, Table } from 'apache-arrow';
+import { Field, Int32, RecordBatch, Schema, Table } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatcher, type Batch, type BatcherPosition } from '../../datasets/batcher.js';
 import { DatasetError } from '../../datasets/errors.js';
@@ -11,6 +11,7 @@ import { recordBatchFromColumns } from '../../datasets/record-batch.js';
 import { trialsSchema } from '../../datasets/schemas.js';
 import { assignSplits } from '../../datasets/splits.js';
 import { ArrowTableFile, resolveTableFiles, writeTable } from '../../datasets/table-io.js';
+import { fixedShapeTensorField } from '../../datasets/tensor-column.js';
 
 const T = 4;
 const F = 3;
@@ -185,6 +186,64 @@ describe('with shuffling', () => {
     }
     expect(buffers.size).toBe(1);
     expect(ids).toEqual(idsOf(held));
+  });
+
+  it('shuffles only the selected rows when filtering by split and subject, each once, with its own values', async () => {
+    const batches = await collect(
+      createBatcher({ ...opts(13), textColumns: ['split', 'subject'], split: 'train', subjects: ['sub-01', 'sub-03'], epochs: 1 }),
+    );
+    batches.forEach(checkRows);
+    for (const b of batches) expect(new Set(b.split)).toEqual(new Set(['train']));
+    const expected = Array.from({ length: N }, (_, i) => i).filter((i) => i % 10 < 7 && (i % 5 === 0 || i % 5 === 2));
+    const ids = idsOf(batches);
+    expect([...ids].sort((a, b) => a - b)).toEqual(expected);
+    expect(ids).not.toEqual(expected);
+  });
+
+  it('shuffles in-memory tables and files alike: every row once, deterministic per seed', async () => {
+    const table = new Table(Array.from({ length: 10 }, (_, k) => trialsBatch(k * 100, 100)));
+    const fromTable = (seed: number) => createBatcher({ ...opts(seed), files: undefined, tables: table, epochs: 1 });
+    const a = await collect(fromTable(5));
+    a.forEach(checkRows);
+    expect([...idsOf(a)].sort((x, y) => x - y)).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(idsOf(await collect(fromTable(5)))).toEqual(idsOf(a));
+    expect(idsOf(await collect(fromTable(6)))).not.toEqual(idsOf(a));
+  });
+
+  it('works with a buffer smaller than a record batch, and delivers two tensor columns row-aligned', async () => {
+    const two = path.join(dir, 'two.arrow');
+    const schema = new Schema([
+      new Field('trial_id', new Int32(), false),
+      fixedShapeTensorField('inputs', [T, F]),
+      fixedShapeTensorField('target', [2]),
+      new Field('label', new Int32(), false),
+    ]);
+    const withTarget = (start: number, rows: number) => {
+      const ids = Int32Array.from({ length: rows }, (_, i) => start + i);
+      return recordBatchFromColumns(schema, {
+        trial_id: ids,
+        inputs: new Float32Array(rows * SIZE).map((_, j) => ids[Math.floor(j / SIZE)]! * 100 + (j % SIZE)),
+        target: Float32Array.from({ length: rows * 2 }, (_, j) => -(start + Math.floor(j / 2)) - (j % 2) / 2),
+        label: Int32Array.from(ids, (id) => id % 2),
+      });
+    };
+    await writeTable(two, [withTarget(0, 300), withTarget(300, 200)], { maxRowsPerBatch: 250 });
+    const batches = await collect(
+      createBatcher({ files: two, tensorColumns: ['inputs', 'target'], scalarColumns: ['label'], batchSize: 16, shuffle: { bufferSize: 40, seed: 3 } }),
+    );
+    const ids: number[] = [];
+    for (const b of batches) {
+      checkRows(b);
+      for (let r = 0; r < b.rows; r++) {
+        const id = b.trial_id![r]!;
+        ids.push(id);
+        expect([b.target[2 * r], b.target[2 * r + 1]]).toEqual([-id, -id - 0.5]);
+      }
+    }
+    expect([...ids].sort((x, y) => x - y)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    expect(ids).not.toEqual([...ids].sort((x, y) => x - y));
+    const displacement = ids.reduce((s, id, pos) => s + Math.abs(id - pos), 0) / ids.length;
+    expect(displacement).toBeGreaterThan(8);
   });
 
   it('resumes exactly from a saved position, also after a JSON round trip', async () => {
