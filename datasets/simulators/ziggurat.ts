@@ -64,12 +64,22 @@ export function gaussian(rng: Rng): number {
   return Math.abs(j) < KN[layer]! ? j * WN[layer]! : rejection(rng, j, layer);
 }
 
-/** Fills `out` with normal draws of mean `mean` and standard deviation `sd`. */
+/** Words drawn ahead in bulk (`Rng.fillUint32` keeps the generator's state in registers). */
+const words = new Uint32Array(1024);
+
+/**
+ * Fills `out` with normal draws of mean `mean` and standard deviation `sd`. Words come from the generator in
+ * blocks; the rare draws that fall outside the ziggurat's rectangles take further words after the block.
+ */
 export function fillGaussian(rng: Rng, out: Float32Array | Float64Array, mean = 0, sd = 1): void {
-  for (let i = 0; i < out.length; i++) {
-    const u = rng.nextUint32();
-    const layer = u & (LAYERS - 1);
-    const j = (u | 0) >> 7;
-    out[i] = mean + sd * (Math.abs(j) < KN[layer]! ? j * WN[layer]! : rejection(rng, j, layer));
+  for (let base = 0; base < out.length; base += words.length) {
+    const n = Math.min(words.length, out.length - base);
+    rng.fillUint32(words, n);
+    for (let i = 0; i < n; i++) {
+      const u = words[i]! | 0;
+      const layer = u & (LAYERS - 1);
+      const j = u >> 7;
+      out[base + i] = mean + sd * (Math.abs(j) < KN[layer]! ? j * WN[layer]! : rejection(rng, j, layer));
+    }
   }
 }
