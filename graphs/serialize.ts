@@ -238,6 +238,80 @@ function rank(t: Tensor): number {
   return t.kind === 'input' ? 0 : 1;
 }
 
+/**
+ * The number of nodes in a serialized model's main graph, read from the protobuf wire format without decoding
+ * the nodes (their bytes are skipped by length).
+ */
+export function modelNodeCount(bytes: Uint8Array): number {
+  const graph = lengthDelimited(bytes, 0, bytes.length, MODEL_GRAPH_FIELD);
+  if (graph === null) return 0;
+  let count = 0;
+  forEachField(bytes, graph.start, graph.end, (field) => {
+    if (field === GRAPH_NODE_FIELD) count++;
+  });
+  return count;
+}
+
+/** ModelProto.graph and GraphProto.node field numbers. */
+const MODEL_GRAPH_FIELD = 7;
+const GRAPH_NODE_FIELD = 1;
+
+/** The byte range of the first length-delimited field `field` in bytes[start, end), or null. */
+function lengthDelimited(bytes: Uint8Array, start: number, end: number, field: number): { start: number; end: number } | null {
+  let found: { start: number; end: number } | null = null;
+  forEachField(bytes, start, end, (f, from, to) => {
+    if (found === null && f === field) found = { start: from, end: to };
+  });
+  return found;
+}
+
+/** Calls `visit` with each field number and, for length-delimited fields, the range of its payload. */
+function forEachField(bytes: Uint8Array, start: number, end: number, visit: (field: number, from: number, to: number) => void): void {
+  let pos = start;
+  const skip = (n: number): void => {
+    pos += n;
+    if (pos > end) throw new GraphError('modelNodeCount: the model bytes end inside a field');
+  };
+  const varint = (): number => {
+    let result = 0;
+    let scale = 1;
+    for (;;) {
+      if (pos >= end) throw new GraphError('modelNodeCount: the model bytes end inside a field');
+      const b = bytes[pos++];
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 128;
+    }
+  };
+  while (pos < end) {
+    const key = varint();
+    const field = Math.floor(key / 8);
+    switch (key & 7) {
+      case 0:
+        varint();
+        visit(field, pos, pos);
+        break;
+      case 1:
+        skip(8);
+        visit(field, pos, pos);
+        break;
+      case 2: {
+        const n = varint();
+        const from = pos;
+        skip(n);
+        visit(field, from, pos);
+        break;
+      }
+      case 5:
+        skip(4);
+        visit(field, pos, pos);
+        break;
+      default:
+        throw new GraphError(`modelNodeCount: unsupported wire type ${key & 7} in the model bytes`);
+    }
+  }
+}
+
 /** Serialized bytes of a model. */
 export function encodeModel(model: ModelProto): Uint8Array {
   return toBinary(ModelProtoSchema, model);

@@ -186,7 +186,7 @@ function trainSchema(defaults: { steps: number; batchSize: number; evalEvery: nu
     lrSchedule: lrScheduleSchema.prefault({}),
     device: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
     threads: count.optional(),
-    graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    graphOptimization: z.enum(['auto', 'disabled', 'basic', 'extended', 'all']).default('auto'),
   });
 }
 

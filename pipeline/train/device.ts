@@ -1,7 +1,7 @@
 /** @file Where training runs: the cpu, cuda and webgpu execution providers of onnxruntime-node, checked up front and never swapped silently. */
 import * as ort from 'onnxruntime-node';
 import { add, encodeModel, Graph, toModel } from '../../graphs/index.js';
-import { createSession, cudaUnavailableReason, type ExecutionProvider, type SessionOptions } from '../../graphs/train-session.js';
+import { createSession, cudaUnavailableReason, type ExecutionProvider, type OptimizationLevel, type SessionOptions } from '../../graphs/train-session.js';
 import { B2mError } from '../errors.js';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu'] as const;
@@ -15,7 +15,8 @@ export interface DeviceSettings {
   device: Device;
   /** Intra-op threads (CPU kernels; default: onnxruntime's choice, one per core). */
   threads?: number;
-  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** onnxruntime graph optimization level; 'auto' (default) is 'basic' for graphs over 1,000 nodes and 'all' below. */
+  graphOptimization?: OptimizationLevel;
 }
 
 export const CUDA_FIX =
@@ -24,7 +25,7 @@ export const CUDA_FIX =
 
 /** Session options for the graphs' `createSession` and `TrainSession.create`. */
 export function sessionOptions(settings: DeviceSettings): SessionOptions {
-  const opts: SessionOptions = { executionProvider: settings.device, graphOptimizationLevel: settings.graphOptimization ?? 'all' };
+  const opts: SessionOptions = { executionProvider: settings.device, graphOptimizationLevel: settings.graphOptimization ?? 'auto' };
   if (settings.threads !== undefined) opts.intraOpNumThreads = settings.threads;
   return opts;
 }

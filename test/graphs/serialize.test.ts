@@ -7,7 +7,8 @@ import { Graph } from '../../graphs/graph.js';
 import { init } from '../../graphs/init.js';
 import * as op from '../../graphs/ops/index.js';
 import { defineOp } from '../../graphs/op.js';
-import { decodeModel, encodeModel, tensorProto, toModel } from '../../graphs/serialize.js';
+import { decodeModel, encodeModel, modelNodeCount, tensorProto, toModel } from '../../graphs/serialize.js';
+import { autoOptimizationLevel } from '../../graphs/train-session.js';
 import { Runner } from '../../graphs/runner.js';
 
 /** A small MLP with a loss and its gradients, over a symbolic batch. */
@@ -181,5 +182,24 @@ describe('toModel', () => {
     expect(results[0]).toHaveLength(31);
     expect(results[0].some((v) => v !== 0)).toBe(true);
     for (const r of results.slice(1)) r.forEach((v, i) => expect(v).toBeCloseTo(results[0][i], 5));
+  });
+});
+
+describe('modelNodeCount and the automatic optimization level', () => {
+  it('counts the main graph nodes from the bytes, as decoding finds them, and picks basic only for long graphs', async () => {
+    const chain = (n: number): Uint8Array => {
+      const g = new Graph();
+      let x = g.input('x', 'float32', ['batch', 4]);
+      for (let i = 0; i < n; i++) x = op.tanh(x);
+      return encodeModel(toModel(g, { outputs: { y: x }, docString: 'ü'.repeat(300) }));
+    };
+    const { g, loss, grads } = mlp();
+    const trained = encodeModel(toModel(g, { outputs: { loss, ...Object.fromEntries(grads.map((t, i) => [`g${i}`, t])) }, paramsAs: 'inputs' }));
+    for (const bytes of [trained, chain(1), chain(1000), chain(1001)]) {
+      expect(modelNodeCount(bytes)).toBe(decodeModel(bytes).graph?.node.length);
+    }
+    expect(modelNodeCount(trained)).toBeGreaterThan(5);
+    expect([autoOptimizationLevel(chain(1000)), autoOptimizationLevel(chain(1001))]).toEqual(['all', 'basic']);
+    expect(() => modelNodeCount(chain(3).slice(0, 40))).toThrow(/end inside a field/);
   });
 });
