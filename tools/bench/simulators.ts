@@ -77,7 +77,9 @@ export async function benchSimulators(
       eeg: { subjects: 1, scenesPerSubject: n, valFraction: 0 },
     });
   const warm = brainOnly(300);
-  simulateMemoryBrain(warm, simulateMemoryTask(warm, 1), 1);
+  const warmTask = simulateMemoryTask(warm, 1);
+  simulateMemoryBrain(warm, warmTask, 1);
+  await simulateMemoryBrainParallel(warm, warmTask, 1, { threads });
   const warmDriving = driving(100);
   simulateDrivingEeg(warmDriving, simulateDrivingScenes(warmDriving, 1), 1);
 
