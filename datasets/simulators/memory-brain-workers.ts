@@ -1,9 +1,7 @@
 /** @file The memory-decision brain trials simulated on worker threads: the same numbers as on one thread, sooner. */
 
 import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { DatasetError } from '../errors.js';
 import {
@@ -28,21 +26,29 @@ interface RangeJob {
 
 type RangeReply = { ok: true } | { ok: false; message: string };
 
+let entry: Promise<{ url: URL; bundled: boolean }> | null = null;
+
 /**
- * This module when built; under tsx or vitest it is TypeScript, which a plain worker cannot load (Node 20 does not
- * apply `--import tsx` to a worker's own entry), so a small module registers tsx's loader first and then imports it.
+ * This module when built. Under tsx or vitest it is TypeScript, which a plain worker cannot load; a TypeScript
+ * loader in each worker (inherited through execArgv or registered there) costs most of a second, so instead this
+ * module and what it imports (the data layer only) are bundled once into plain JavaScript with esbuild, present
+ * wherever the sources run, and the workers start without the parent's loader flags.
  */
-function workerEntry(): URL {
-  const self = new URL(import.meta.url);
-  if (!self.pathname.endsWith('.ts')) return self;
-  const api = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs'));
-  const code = `const { register } = await import(${JSON.stringify(api.href)}); register(); await import(${JSON.stringify(self.href)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+function workerEntry(): Promise<{ url: URL; bundled: boolean }> {
+  entry ??= (async () => {
+    const self = new URL(import.meta.url);
+    if (!self.pathname.endsWith('.ts')) return { url: self, bundled: false };
+    const esbuild = await import('esbuild');
+    const out = await esbuild.build({ entryPoints: [fileURLToPath(self)], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
+    return { url: new URL(`data:text/javascript,${encodeURIComponent(out.outputFiles[0]!.text)}`), bundled: true };
+  })();
+  return entry;
 }
 
-function runRange(job: RangeJob): Promise<void> {
+async function runRange(job: RangeJob): Promise<void> {
+  const { url, bundled } = await workerEntry();
   return new Promise((resolve, reject) => {
-    const worker = new Worker(workerEntry(), { workerData: job });
+    const worker = new Worker(url, bundled ? { workerData: job, execArgv: [] } : { workerData: job });
     let settled = false;
     worker.once('message', (reply: RangeReply) => {
       settled = true;
