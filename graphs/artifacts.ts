@@ -12,7 +12,7 @@ import { KNOB_PREFIX, knobDefaults } from './optim/knobs.js';
 import { applyOptimizer } from './optim/optimizer.js';
 import { STATE_PREFIX } from './optim/state.js';
 import { type Init, initToJson, paramValues } from './init.js';
-import { decodeModel, encodeModel, extractSubgraph, toModel } from './serialize.js';
+import { decodeModel, encodeModel, extractSubgraph, serializeModel } from './serialize.js';
 import { type DType, type Dim, type FloatType, type Tensor, formatShape } from './tensor.js';
 
 export { knob } from './optim/knobs.js';
@@ -50,6 +50,26 @@ export interface CompileOptions {
   irVersion?: number;
   /** The spec's configuration as plain data; with the options it makes the artifacts' hash. */
   cacheKey?: unknown;
+  /** Filled with the wall-clock and process CPU seconds of each phase of the compilation (for benchmarks). */
+  timings?: CompileTimings;
+}
+
+/** The phases of `compileTraining`: the spec's build, autodiff, the optimizer, the three models' bytes, the initial values. */
+export type CompilePhase = 'build' | 'autodiff' | 'optimizer' | 'serialize' | 'params';
+export type CompileTimings = Partial<Record<CompilePhase, { wall: number; cpu: number }>>;
+
+/** Runs fn, adding its wall and CPU seconds to `timings[phase]` when timings are asked for. */
+function timed<T>(timings: CompileTimings | undefined, phase: CompilePhase, fn: () => T): T {
+  if (timings === undefined) return fn();
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  try {
+    return fn();
+  } finally {
+    const used = process.cpuUsage(cpu);
+    const prior = timings[phase] ?? { wall: 0, cpu: 0 };
+    timings[phase] = { wall: prior.wall + (performance.now() - wall) / 1000, cpu: prior.cpu + (used.user + used.system) / 1e6 };
+  }
 }
 
 export type FloatArray = Float32Array | Float64Array;
@@ -154,7 +174,8 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
   const opset = options.opset ?? 17;
   const irVersion = options.irVersion ?? 8;
   const g = new Graph({ floatType, seed: null, name: options.name ?? 'b2m' });
-  const out = spec.build(g);
+  const clock = options.timings;
+  const out = timed(clock, 'build', () => spec.build(g));
   const terms = checkNamed(g, 'terms', out.terms, true);
   const metrics = checkNamed(g, 'metrics', out.metrics ?? {}, true);
   const activations = checkNamed(g, 'activations', out.activations ?? {}, false);
@@ -192,9 +213,9 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
     }
   }
 
-  const grads = gradients(out.loss, trainable);
+  const grads = timed(clock, 'autodiff', () => gradients(out.loss, trainable));
   const step = g.input(STEP_INPUT, 'int64', []);
-  const opt = applyOptimizer(trainable, grads, optimizer, step);
+  const opt = timed(clock, 'optimizer', () => applyOptimizer(trainable, grads, optimizer, step));
   const stepNext = g.atScope('opt', () => add(step, 1));
 
   const lossOutputs: Record<string, Tensor> = { [LOSS_OUTPUT]: out.loss };
@@ -229,13 +250,15 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
   const evalInputs = [...g.params, ...needed(evalOutputs)];
 
   const common = { opset, irVersion };
-  const trainModel = toModel(g, { ...common, outputs: trainOutputs, inputs: trainInputs });
-  const evalModel = toModel(g, { ...common, outputs: evalOutputs, inputs: evalInputs });
-  const inferenceModel = toModel(g, { ...common, outputs: inferenceOutputs, paramsAs: 'initializers', placeholders: true });
+  const [trainModel, evalModel, inferenceModel] = timed(clock, 'serialize', () => [
+    serializeModel(g, { ...common, outputs: trainOutputs, inputs: trainInputs }),
+    serializeModel(g, { ...common, outputs: evalOutputs, inputs: evalInputs }),
+    serializeModel(g, { ...common, outputs: inferenceOutputs, paramsAs: 'initializers', placeholders: true }),
+  ]);
 
   const usedData = new Set([...trainInputs, ...evalInputs].map((t) => t.id));
-  for (const i of inferenceModel.graph?.input ?? []) {
-    const t = g.inputs.find((x) => x.name === i.name);
+  for (const name of inferenceModel.inputs) {
+    const t = g.inputs.find((x) => x.name === name);
     if (t) usedData.add(t.id);
   }
   const hash = optionsHash(options);
@@ -258,9 +281,10 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
     inference: inference.map(([n]) => n),
     trainStep: { inputs: trainInputs.map((t) => t.name), outputs: Object.keys(trainOutputs), binding },
     eval: { inputs: evalInputs.map((t) => t.name), outputs: Object.keys(evalOutputs) },
-    inferenceModel: ioOf(inferenceModel.graph),
+    inferenceModel: { inputs: inferenceModel.inputs, outputs: inferenceModel.outputs },
   };
-  return { io, trainStep: encodeModel(trainModel), eval: encodeModel(evalModel), inference: encodeModel(inferenceModel), params: initialParams(io, options.seed ?? 0) };
+  const params = timed(clock, 'params', () => initialParams(io, options.seed ?? 0));
+  return { io, trainStep: trainModel.bytes, eval: evalModel.bytes, inference: inferenceModel.bytes, params };
 }
 
 /**
@@ -270,10 +294,6 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
 export function initialParams(io: TrainingIo, seed: number): Map<string, FloatArray> {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new GraphError(`seed must be a non-negative integer, got ${seed}`);
   return new Map(io.params.map((p) => [p.path, paramValues(p.init, p.shape, io.floatType, seed, p.path)]));
-}
-
-function ioOf(graph: GraphProto | undefined): ModelIo {
-  return { inputs: (graph?.input ?? []).map((v) => v.name), outputs: (graph?.output ?? []).map((v) => v.name) };
 }
 
 function checkNamed(g: Graph, field: string, record: Record<string, Tensor>, scalar: boolean): [string, Tensor][] {

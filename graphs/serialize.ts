@@ -20,6 +20,7 @@ import {
 import { GraphError } from './errors.js';
 import type { Graph } from './graph.js';
 import type { Node, OnnxAttribute } from './op.js';
+import { type ModelPlan, type PlannedNode, type PlannedValue, writeModel } from './onnx-writer.js';
 import { type DType, ONNX_DTYPE, type Shape, type Tensor, type TensorData, allocData } from './tensor.js';
 
 export interface ToModelOptions {
@@ -85,6 +86,54 @@ export function extractSubgraph(graph: Graph, outputs: readonly Tensor[]): { nod
  * yields the train-step, eval and inference models. Symbolic dims become dim_param.
  */
 export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
+  const plan = planModel(graph, opts);
+  const types = new Map<string, TypeProto>();
+  const attributes = new Map<string, AttributeProto>();
+  const attribute = (a: OnnxAttribute): AttributeProto => {
+    if (a.type === 'tensor' || a.type === 'graph') return attributeProto(a);
+    const key = `${a.name}:${a.type}:${String(a.value)}`;
+    let proto = attributes.get(key);
+    if (proto === undefined) {
+      proto = attributeProto(a);
+      attributes.set(key, proto);
+    }
+    return proto;
+  };
+  const nodeProtos: NodeProto[] = plan.nodes.map((n) =>
+    n.domain === undefined
+      ? create(NodeProtoSchema, { name: n.name, opType: n.opType, input: n.inputs, output: n.outputs })
+      : create(NodeProtoSchema, { name: n.name, opType: n.opType, domain: n.domain, input: n.inputs, output: n.outputs, attribute: n.attributes.map(attribute) }),
+  );
+  const info = (v: PlannedValue): ValueInfoProto => valueInfo(v.name, v.dtype, v.shape, types);
+  const graphProto: GraphProto = create(GraphProtoSchema, {
+    name: plan.graphName,
+    node: nodeProtos,
+    input: plan.inputs.map(info),
+    output: plan.outputs.map(info),
+    valueInfo: plan.hints.map(info),
+    initializer: plan.initializers.map((t) => tensorProto(t.name, t.dtype, t.dims, t.data)),
+  });
+  return create(ModelProtoSchema, {
+    irVersion: BigInt(plan.irVersion),
+    producerName: plan.producer,
+    docString: plan.docString,
+    opsetImport: plan.opsets.map(([domain, version]) => ({ domain, version: BigInt(version) })),
+    graph: graphProto,
+    metadataProps: plan.metadata.map(([key, value]) => ({ key, value })),
+  });
+}
+
+/**
+ * The bytes of `encodeModel(toModel(graph, opts))`, identical, written straight from the graph without building
+ * protobuf message objects first (several times faster on graphs of thousands of nodes), with the names of the
+ * model's inputs and outputs.
+ */
+export function serializeModel(graph: Graph, opts: ToModelOptions = {}): { bytes: Uint8Array; inputs: string[]; outputs: string[] } {
+  const plan = planModel(graph, opts);
+  return { bytes: writeModel(plan), inputs: plan.inputs.map((v) => v.name), outputs: plan.outputs.map((v) => v.name) };
+}
+
+function planModel(graph: Graph, opts: ToModelOptions): ModelPlan {
   const opset = opts.opset ?? 17;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new GraphError(`opset ${opset} is not supported; choose ${MIN_OPSET} to ${MAX_OPSET}`);
@@ -145,18 +194,7 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
   const nameOf = (t: Tensor): string => rename.get(t.id) ?? t.name;
 
   const extra = new Map<string, { name: string; values: readonly number[] }>();
-  const attributes = new Map<string, AttributeProto>();
-  const attribute = (a: OnnxAttribute): AttributeProto => {
-    if (a.type === 'tensor' || a.type === 'graph') return attributeProto(a);
-    const key = `${a.name}:${a.type}:${String(a.value)}`;
-    let proto = attributes.get(key);
-    if (proto === undefined) {
-      proto = attributeProto(a);
-      attributes.set(key, proto);
-    }
-    return proto;
-  };
-  const nodeProtos: NodeProto[] = [];
+  const planned: PlannedNode[] = [];
   const domains = new Map<string, number>();
   for (const n of nodes) {
     if (n.op.domain === '' && n.op.sinceOpset > opset) {
@@ -176,24 +214,13 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
       inputNames.push(e.name);
     }
     for (const t of n.outputs) if (!rename.has(t.id)) claim(t.name, `an output of node ${n.name}`);
-    const outputNames = n.outputs.map(nameOf);
-    nodeProtos.push(
-      create(NodeProtoSchema, {
-        name: n.name,
-        opType: n.op.type,
-        domain: n.op.domain,
-        input: inputNames,
-        output: outputNames,
-        attribute: enc.attributes ? enc.attributes.map(attribute) : [],
-      }),
-    );
+    planned.push({ name: n.name, opType: n.op.type, domain: n.op.domain, inputs: inputNames, outputs: n.outputs.map(nameOf), attributes: enc.attributes ?? [] });
   }
   for (const { from, to } of identities) {
-    nodeProtos.push(create(NodeProtoSchema, { name: `output_${to}`, opType: 'Identity', input: [nameOf(from)], output: [to] }));
+    planned.push({ name: `output_${to}`, opType: 'Identity', inputs: [nameOf(from)], outputs: [to], attributes: [] });
   }
 
-  const hints: ValueInfoProto[] = [];
-  const types = new Map<string, TypeProto>();
+  const hints: PlannedValue[] = [];
   const which = opts.valueInfo ?? 'symbolic';
   if (which !== 'none') {
     for (const n of nodes) {
@@ -203,29 +230,27 @@ export function toModel(graph: Graph, opts: ToModelOptions = {}): ModelProto {
         const symbolic = t.shape.some((d) => typeof d === 'string');
         if (which === 'symbolic' && !symbolic) continue;
         if (which === 'runtime' && !(symbolic && (runtimeShape || t.shape.some((d) => typeof d === 'string' && d.includes('*'))))) continue;
-        hints.push(valueInfo(t.name, t.dtype, t.shape, types));
+        hints.push({ name: t.name, dtype: t.dtype, shape: t.shape });
       }
     }
   }
-  const graphProto: GraphProto = create(GraphProtoSchema, {
-    name: graph.name,
-    node: nodeProtos,
-    input: modelInputs.map((t) => valueInfo(t.name, t.dtype, t.shape, types)),
-    output: outputs.map(([name, t]) => valueInfo(name, t.dtype, t.shape, types)),
-    valueInfo: hints,
-    initializer: [
-      ...initializers.map((t) => tensorProto(t.name, t.dtype, t.shape as number[], initializerData(t, opts.placeholders === true))),
-      ...[...extra.values()].map((e) => tensorProto(e.name, 'int64', [e.values.length], BigInt64Array.from(e.values, (v) => BigInt(v)))),
+  const placeholders = opts.placeholders === true;
+  return {
+    graphName: graph.name,
+    nodes: planned,
+    inputs: modelInputs.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
+    outputs: outputs.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })),
+    hints,
+    initializers: [
+      ...initializers.map((t) => ({ name: t.name, dtype: t.dtype, dims: t.shape as number[], data: initializerData(t, placeholders) })),
+      ...[...extra.values()].map((e) => ({ name: e.name, dtype: 'int64' as const, dims: [e.values.length], data: BigInt64Array.from(e.values, (v) => BigInt(v)) })),
     ],
-  });
-  return create(ModelProtoSchema, {
-    irVersion: BigInt(opts.irVersion ?? 8),
-    producerName: opts.producer ?? 'b2m',
+    irVersion: opts.irVersion ?? 8,
+    producer: opts.producer ?? 'b2m',
     docString: opts.docString ?? '',
-    opsetImport: [{ domain: '', version: BigInt(opset) }, ...[...domains].map(([domain, version]) => ({ domain, version: BigInt(version) }))],
-    graph: graphProto,
-    metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
-  });
+    opsets: [['', opset], ...[...domains]],
+    metadata: Object.entries(opts.metadata ?? {}),
+  };
 }
 
 function initializerData(t: Tensor, placeholder: boolean): TensorData {

@@ -7,7 +7,9 @@ import { Graph } from '../../graphs/graph.js';
 import { init } from '../../graphs/init.js';
 import * as op from '../../graphs/ops/index.js';
 import { defineOp } from '../../graphs/op.js';
-import { decodeModel, encodeModel, modelNodeCount, tensorProto, toModel } from '../../graphs/serialize.js';
+import { decodeModel, encodeModel, modelNodeCount, serializeModel, tensorProto, toModel } from '../../graphs/serialize.js';
+import { recurrentSequence } from '../../graphs/layers/recurrent.js';
+import type { Tensor } from '../../graphs/tensor.js';
 import { autoOptimizationLevel } from '../../graphs/train-session.js';
 import { Runner } from '../../graphs/runner.js';
 
@@ -201,5 +203,52 @@ describe('modelNodeCount and the automatic optimization level', () => {
     expect(modelNodeCount(trained)).toBeGreaterThan(5);
     expect([autoOptimizationLevel(chain(1000)), autoOptimizationLevel(chain(1001))]).toEqual(['all', 'basic']);
     expect(() => modelNodeCount(chain(3).slice(0, 40))).toThrow(/end inside a field/);
+  });
+});
+
+describe('serializeModel', () => {
+  const Attrs = defineOp<Record<string, never>>({
+    name: 'test.EveryAttribute',
+    type: 'EveryAttribute',
+    domain: 'test.b2m',
+    shape: (inputs) => [{ dtype: inputs[0].dtype, shape: [...inputs[0].shape] }],
+    encode: () => ({
+      attributes: [
+        { name: 'f', type: 'float', value: -0.1 },
+        { name: 'i', type: 'int', value: -3 },
+        { name: 'big', type: 'int', value: 2 ** 40 },
+        { name: 's', type: 'string', value: 'größe' },
+        { name: 'fs', type: 'floats', value: [1.5, -2, 0] },
+        { name: 'is', type: 'ints', value: [0, -1, 300] },
+        { name: 'empty', type: 'ints', value: [] },
+        { name: 't', type: 'tensor', value: tensorProto('t', 'float32', [2], Float32Array.of(1, 2)) },
+      ],
+      extraInputs: [[4, -2]],
+    }),
+  });
+
+  it('writes the bytes encodeModel(toModel()) writes, for training, inference and unusual models', () => {
+    const cases: [Graph, Parameters<typeof toModel>[1]][] = [];
+    const { g, loss, grads } = mlp('float64');
+    cases.push([g, { outputs: { loss, ...Object.fromEntries(grads.map((t, i) => [`g${i}`, t])) }, paramsAs: 'inputs' }]);
+    cases.push([g, { outputs: { loss }, paramsAs: 'initializers', metadata: { 'b2m.ü': 'x'.repeat(200) }, docString: 'ä'.repeat(100), producer: 'p' }]);
+    cases.push([g, { outputs: { loss }, placeholders: true, valueInfo: 'all', opset: 21, irVersion: 10 }]);
+    const rnn = new Graph({ seed: 2, name: 'n'.repeat(150) });
+    const x = rnn.input('x', 'float32', ['batch', 30, 3]);
+    const seq = recurrentSequence('gru', x, { hidden: 40, layers: 2, name: 'rnn' });
+    const weird = rnn.apply(Attrs, [seq.last], {})[0];
+    const rnnLoss = op.reduceMean(op.mul(seq.sequence as Tensor, seq.sequence as Tensor));
+    const rnnGrads = gradients(rnnLoss, rnn.params);
+    cases.push([rnn, { outputs: { loss: rnnLoss, weird, same: rnnLoss, ...Object.fromEntries(rnnGrads.map((t, i) => [`g${i}`, t])) }, paramsAs: 'inputs', valueInfo: 'runtime' }]);
+    cases.push([rnn, { outputs: { hidden: seq.sequence as Tensor, param: rnn.params[0] } }]);
+    for (const [graph, opts] of cases) {
+      const expected = encodeModel(toModel(graph, opts));
+      const written = serializeModel(graph, opts);
+      expect(Buffer.from(written.bytes).equals(Buffer.from(expected))).toBe(true);
+      const model = decodeModel(expected).graph;
+      expect(written.inputs).toEqual(model?.input.map((v) => v.name));
+      expect(written.outputs).toEqual(model?.output.map((v) => v.name));
+    }
+    expect(cases.map(([graph, opts]) => serializeModel(graph, opts).bytes.length).some((n) => n > 1 << 17)).toBe(true);
   });
 });
