@@ -31,6 +31,8 @@ const metricSchema = z.strictObject({
   mean: z.number().nullable(),
   ci95: interval.nullable(),
   vsIsolated: pairedTestSchema.optional(),
+  /** B2M strategies only: the same paired tests against each null control in the grid (a − null control). */
+  vsNullControls: z.record(z.string(), pairedTestSchema).optional(),
 });
 
 const strategySchema = z.strictObject({
@@ -169,7 +171,8 @@ export function describeSummary(summary: Summary): string {
       const metric = result.metrics[primary.name];
       const value = metric ? `${formatNumber(metric.mean)} [${metric.ci95 ? metric.ci95.map(formatNumber).join(', ') : '—'}]` : 'no value';
       const test = metric?.vsIsolated;
-      const versus = test ? `  Δ ${formatSigned(test.meanDiff)} vs isolated, ${pPhrase(test.pTTest)} (t), ${pPhrase(test.pWilcoxon)} (Wilcoxon)` : '';
+      const nulls = Object.entries(metric?.vsNullControls ?? {}).map(([control, t]) => `; Δ ${formatSigned(t.meanDiff)} vs ${control}, ${pPhrase(t.pTTest)} (t)`).join('');
+      const versus = test ? `  Δ ${formatSigned(test.meanDiff)} vs isolated, ${pPhrase(test.pTTest)} (t), ${pPhrase(test.pWilcoxon)} (Wilcoxon)${nulls}` : '';
       lines.push(`  ${strategy.padEnd(width)}  ${value}  (${result.seeds.length} seeds)${versus}`);
     }
   }

@@ -12,6 +12,7 @@ import { b2mVersion } from '../package.js';
 import { learningCurveArea, meanCi, pairedTTest, stepsToTarget, wilcoxonSignedRank } from '../stats.js';
 import { type ExperimentSummary, type MetricInfo, type MetricSummary, SUMMARY_SCHEMA_VERSION, type Summary } from '../summary.js';
 import { FINAL_FILE, METRICS_FILE, STUDENT_FILE } from '../train/index.js';
+import { isNullControl } from '../train/null-controls.js';
 import type { Cell, Grid, GridExperiment } from './grid.js';
 import { loadProbeData, type ProbeResult, probeStudent } from './probe.js';
 
@@ -93,25 +94,35 @@ function ci(values: readonly number[]): { mean: number; ci95: [number, number] |
   return { mean: m.mean, ci95: values.length > 1 ? [m.lower, m.upper] : null };
 }
 
-function metricSummary(values: (number | null)[], baseline: (number | null)[] | undefined): MetricSummary {
+type PairedTest = NonNullable<MetricSummary['vsIsolated']>;
+
+/** Paired t and Wilcoxon tests of `values` − `baseline` over the seeds where both have a value; null under two pairs. */
+function pairedTests(values: readonly (number | null)[], baseline: readonly (number | null)[]): PairedTest | null {
+  const a: number[] = [];
+  const b: number[] = [];
+  values.forEach((v, i) => {
+    const w = baseline[i];
+    if (v !== null && w !== null && w !== undefined && Number.isFinite(v) && Number.isFinite(w)) {
+      a.push(v);
+      b.push(w);
+    }
+  });
+  if (a.length < 2) return null;
+  const t = pairedTTest(a, b);
+  const w = wilcoxonSignedRank(a, b);
+  return { meanDiff: t.meanDifference, pTTest: Number.isFinite(t.p) ? t.p : null, pWilcoxon: Number.isFinite(w.p) ? w.p : null, n: a.length };
+}
+
+function metricSummary(values: (number | null)[], baseline: (number | null)[] | undefined, nullControls: Record<string, (number | null)[]> = {}): MetricSummary {
   const present = values.filter((v): v is number => v !== null && Number.isFinite(v));
   const out: MetricSummary = present.length > 0 ? { values, ...ci(present) } : { values, mean: null, ci95: null };
-  if (baseline) {
-    const a: number[] = [];
-    const b: number[] = [];
-    values.forEach((v, i) => {
-      const w = baseline[i];
-      if (v !== null && w !== null && w !== undefined && Number.isFinite(v) && Number.isFinite(w)) {
-        a.push(v);
-        b.push(w);
-      }
-    });
-    if (a.length >= 2) {
-      const t = pairedTTest(a, b);
-      const w = wilcoxonSignedRank(a, b);
-      out.vsIsolated = { meanDiff: t.meanDifference, pTTest: Number.isFinite(t.p) ? t.p : null, pWilcoxon: Number.isFinite(w.p) ? w.p : null, n: a.length };
-    }
-  }
+  const vsIsolated = baseline ? pairedTests(values, baseline) : null;
+  if (vsIsolated) out.vsIsolated = vsIsolated;
+  const vsNull = Object.entries(nullControls).flatMap(([control, other]) => {
+    const test = pairedTests(values, other);
+    return test ? [[control, test] as const] : [];
+  });
+  if (vsNull.length > 0) out.vsNullControls = Object.fromEntries(vsNull);
   return out;
 }
 
@@ -168,7 +179,12 @@ export async function summarizeExperiment(dir: string, grid: Grid, experiment: G
   for (const strategy of strategies) {
     const metrics: Record<string, MetricSummary> = {};
     for (const metric of metricNames) {
-      metrics[metric] = metricSummary(valuesOf(strategy, metric), strategy === 'isolated' || !strategies.includes('isolated') ? undefined : valuesOf('isolated', metric));
+      const controls = isNullControl(strategy) || strategy === 'isolated' ? [] : strategies.filter(isNullControl);
+      metrics[metric] = metricSummary(
+        valuesOf(strategy, metric),
+        strategy === 'isolated' || !strategies.includes('isolated') ? undefined : valuesOf('isolated', metric),
+        Object.fromEntries(controls.map((c) => [c, valuesOf(c, metric)])),
+      );
     }
     summary.strategies[strategy] = { seeds, metrics };
     const curve = curveSummary(seeds.map((s) => numbers.get(`${strategy}/${s}`)?.curve ?? null), rnn ? 'validation accuracy' : 'validation reconstruction MSE');

@@ -150,7 +150,7 @@ function metricsTable(experiment: ExperimentSummary, order: readonly string[], m
   const rows: string[] = [];
   for (const metric of metrics) {
     const direction = directionOf(experiment, metric);
-    rows.push(`<tr class="group"><td colspan="8">${escapeHtml(metricLabel(experiment, metric))}${direction === undefined ? '' : ` (${direction ? 'higher' : 'lower'} is better)`}</td></tr>`);
+    rows.push(`<tr class="group"><td colspan="9">${escapeHtml(metricLabel(experiment, metric))}${direction === undefined ? '' : ` (${direction ? 'higher' : 'lower'} is better)`}</td></tr>`);
     order.forEach((strategy, i) => {
       const m = experiment.strategies[strategy]?.metrics[metric];
       if (!m) return;
@@ -161,11 +161,12 @@ function metricsTable(experiment: ExperimentSummary, order: readonly string[], m
         + `<td>${formatNumber(m.mean)}</td><td>${m.ci95 ? `${formatNumber(m.ci95[0])} – ${formatNumber(m.ci95[1])}` : '—'}</td>`
         + `<td>${test ? formatSigned(test.meanDiff) : '—'}</td><td${sig(test?.pTTest)}>${test ? formatP(test.pTTest) : '—'}</td>`
         + `<td${sig(test?.pWilcoxon)}>${test ? formatP(test.pWilcoxon) : '—'}</td><td>${test ? test.n : '—'}</td>`
-        + `<td>${reached === m.values.length ? reached : `${reached} of ${m.values.length}`}</td></tr>`);
+        + `<td>${reached === m.values.length ? reached : `${reached} of ${m.values.length}`}</td>`
+        + `<td>${Object.entries(m.vsNullControls ?? {}).map(([control, t]) => `<span${sig(t.pTTest)}>${escapeHtml(control)}: ${formatSigned(t.meanDiff)}, p ${formatP(t.pTTest)}</span>`).join('<br>') || '—'}</td></tr>`);
     });
   }
-  return `<table><thead><tr><th>strategy</th><th>mean</th><th>95% CI</th><th>Δ vs isolated</th><th>p (t-test)</th><th>p (Wilcoxon)</th><th>pairs</th><th>seeds with a value</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
-    + `<p class="meta">p-values below ${ALPHA} are marked. A seed has no value where, for example, it never reached the target.</p>`;
+  return `<table><thead><tr><th>strategy</th><th>mean</th><th>95% CI</th><th>Δ vs isolated</th><th>p (t-test)</th><th>p (Wilcoxon)</th><th>pairs</th><th>seeds with a value</th><th>Δ vs null controls (t-test)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+    + `<p class="meta">p-values below ${ALPHA} are marked. Steps to target are censored at the last evaluation for runs that never reached it (see the notes). Null-control tests pair each brain-taught strategy with shuffled-brain and noise-brain seed by seed.</p>`;
 }
 
 function chartFigure(svg: string, caption: string): string {

@@ -35,7 +35,7 @@ th, td { padding: 5px 12px 5px 0; text-align: right; border-bottom: 1px solid va
 th { font-weight: 600; color: #333; border-bottom: 1px solid #bdbdbd; }
 th:first-child, td:first-child, td.name { text-align: left; }
 tr.group td { padding-top: 14px; font-weight: 600; text-align: left; border-bottom: none; color: var(--ink); }
-td.sig { color: #0a6b2c; font-weight: 600; }
+td.sig, span.sig { color: #0a6b2c; font-weight: 600; }
 .swatch { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: 6px; vertical-align: 0; }
 .scenes { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 14px 18px; margin: 10px 0 18px; }
 .pair { margin: 0; }

@@ -25,6 +25,8 @@ describe('b2m run --scale tiny', () => {
         const primary = experiment.strategies[strategy]!.metrics[experiment.primaryMetric.name]!;
         expect(primary.values.every((v) => v !== null && Number.isFinite(v))).toBe(true);
         if (strategy !== 'isolated') expect(primary.vsIsolated?.n).toBe(2);
+        const nullTests = Object.keys(primary.vsNullControls ?? {}).sort();
+        expect(nullTests).toEqual(['contrastive', 'latent', 'both'].includes(strategy) ? ['noise-brain', 'shuffled-brain'] : []);
       }
     }
     expect(summary.experiments.driving!.images!.length).toBeGreaterThan(0);
