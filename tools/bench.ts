@@ -44,6 +44,7 @@ const groups: Group[] = [
       const mix = `memory-decision experiment: ${r.experiment_task_trials} task + ${r.experiment_brain_trials} brain trials, 60 bins, 64 neurons, one thread`;
       return [
         { bench: 'simulate_trials_per_s', value: r.simulate_trials_per_s, unit: 'trials/s', target: 50_000, direction: 'min', note: mix },
+        { bench: 'simulate_trials_per_cpu_s', value: r.simulate_trials_per_cpu_s, unit: 'trials/cpu-s', note: 'the same per CPU-second: free of machine load' },
         { bench: 'simulate_task_trials_per_s', value: r.simulate_task_trials_per_s, unit: 'trials/s', note: 'task trials alone, 60 bins, one thread' },
         { bench: 'simulate_brain_trials_per_s', value: r.simulate_brain_trials_per_s, unit: 'trials/s', note: 'brain trials alone, 60 bins, 64 Poisson neurons, one thread' },
         { bench: 'simulate_brain_trials_per_cpu_s', value: r.simulate_brain_trials_per_cpu_s, unit: 'trials/cpu-s', note: 'the same per CPU-second: free of machine load' },
