@@ -56,7 +56,7 @@ const drivingSimulatorSchema = z.strictObject({
   scenes: count.default(4_000),
   brainScenes: count.default(400),
   subjects: count.default(2),
-  imageSize: z.number().int().min(16).default(64),
+  imageSize: z.number().int().min(16).default(32),
   eegChannels: count.default(32),
   eegSamples: z.number().int().min(8).default(128),
   sampleRate: z.number().positive().default(256),
@@ -87,7 +87,7 @@ const decisionRnnSchema = z.strictObject({
 const sceneVaeSchema = z.strictObject({
   kind: z.literal('sceneVae').default('sceneVae'),
   latent: count.default(16),
-  channels: z.array(count).min(1).default([32, 64, 128]),
+  channels: z.array(count).min(1).default([16, 32, 64]),
   beta: z.number().nonnegative().default(1),
   reconstruction: z.enum(['mse', 'bernoulli']).default('mse'),
 });
@@ -237,7 +237,8 @@ export const BUILTIN_SCALES: Readonly<Record<ExperimentKind, Record<string, Reco
     },
     default: {},
     full: {
-      data: { simulator: { scenes: 20_000, brainScenes: 2_000 } },
+      data: { simulator: { scenes: 20_000, brainScenes: 2_000, imageSize: 64 } },
+      student: { channels: [32, 64, 128] },
       train: { steps: 3_000, evalEvery: 100 },
       compare: { seeds: 10 },
     },
