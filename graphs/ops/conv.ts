@@ -159,8 +159,9 @@ function groupedPatches(x: Tensor, a: ConvAttrs): Tensor {
  * the gradient of its output; the result is [Cout, Cin/g, kh, kw]. Per sample and group, the patches
  * [Cin/g*kh*kw, positions] times gy's transpose [positions, Cout/g] in one batched MatMul, summed over the
  * batch. Only gy is transposed, and by moving one axis, which onnxruntime's CPU provider does at memory speed
- * (and fuses into the MatMul at level 'all'); transposing the patches (4-16x larger) instead made the VAE step
- * 1.7x slower (see graphs/README.md).
+ * (and fuses into the MatMul at level 'all'); swapping the patches' last two axes (4-16x gy's size) instead made
+ * the VAE step 1.7x slower (see graphs/README.md). Where Cout/g exceeds the positions (the innermost layers) the
+ * per-sample products are larger than the patches, and one MatMul over batch and positions together wins.
  */
 function convWeightGrad(patches: Tensor, gy: Tensor, a: ConvAttrs): Tensor {
   const g = a.group;
@@ -169,8 +170,17 @@ function convWeightGrad(patches: Tensor, gy: Tensor, a: ConvAttrs): Tensor {
   const rows = patches.shape[patches.rank - 2] as number;
   const positions = patches.shape[patches.rank - 1];
   const groupDims = g === 1 ? [] : [g];
-  const grads = transpose(reshape(gy, [gy.shape[0], ...groupDims, cout / g, positions]), g === 1 ? [0, 2, 1] : [0, 1, 3, 2]);
-  const dw = transpose(reduceSum(matmul(patches, grads), [0]), g === 1 ? [1, 0] : [0, 2, 1]);
+  const perGroup = reshape(gy, [gy.shape[0], ...groupDims, cout / g, positions]);
+  let dw: Tensor;
+  if (cout / g > (positions as number)) {
+    // Per-sample products would outweigh the patches: move the batch axis next to the positions (whole rows
+    // move, at memory speed) and contract over both in one MatMul, with no sum over the batch after it.
+    const moved = reshape(transpose(patches, g === 1 ? [1, 0, 2] : [1, 2, 0, 3]), [...groupDims, rows, -1]);
+    const grads = reshape(transpose(perGroup, g === 1 ? [0, 2, 1] : [1, 0, 3, 2]), [...groupDims, -1, cout / g]);
+    dw = transpose(matmul(moved, grads), g === 1 ? [1, 0] : [0, 2, 1]);
+  } else {
+    dw = transpose(reduceSum(matmul(patches, transpose(perGroup, g === 1 ? [0, 2, 1] : [0, 1, 3, 2])), [0]), g === 1 ? [1, 0] : [0, 2, 1]);
+  }
   return reshape(dw, [cout, rows / (kh * kw), kh, kw]);
 }
 

@@ -145,6 +145,9 @@ const convCases: Case[] = [
     w: [4, 2, 2, 3],
     geo: geometry({ groups: 2, dilation: [2, 2], stride: [2, 1], pads: [0, 1, 1, 0] }),
   },
+  // More output channels per group than output positions: the weight gradient contracts batch and positions at once.
+  { name: 'few positions, many channels', x: [2, 3, 4, 4], w: [8, 3, 3, 3], geo: geometry({ stride: [2, 2], pads: [1, 1, 1, 1] }) },
+  { name: 'few positions, many channels, groups 2', x: [2, 4, 4, 4], w: [10, 2, 3, 3], geo: geometry({ groups: 2, stride: [2, 2], pads: [1, 1, 1, 1] }) },
 ];
 
 const convTransposeCases: Case[] = [
@@ -163,6 +166,8 @@ const convTransposeCases: Case[] = [
     w: [4, 3, 3, 2],
     geo: geometry({ groups: 2, stride: [2, 2], dilation: [2, 1], pads: [1, 0, 0, 1], outputPadding: [1, 0] }),
   },
+  { name: 'few positions, many channels', x: [2, 6, 2, 2], w: [6, 3, 4, 4], geo: geometry({ stride: [2, 2], pads: [1, 1, 1, 1] }) },
+  { name: 'few positions, many channels, groups 2', x: [2, 10, 2, 2], w: [10, 2, 3, 3], geo: geometry({ groups: 2, stride: [2, 2] }) },
 ];
 
 function seeded(shape: readonly number[], seed: number): Float32Array {
