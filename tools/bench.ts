@@ -1,6 +1,7 @@
 /** @file `npm run bench`: runs every benchmark group in one process, prints a table for people, then one JSON object per line. */
 import { benchBrowser } from './bench/browser.js';
 import { benchStream } from './bench/datasets-stream.js';
+import { benchExperiment } from './bench/experiment.js';
 import { benchGraphs } from './bench/graphs.js';
 import { benchRecurrence } from './bench/recurrence.js';
 import { benchSimulators } from './bench/simulators.js';
@@ -67,6 +68,16 @@ const groups: Group[] = [
   {
     name: 'train',
     run: async (quick) => benchTrain({ quick }),
+  },
+  {
+    name: 'experiment',
+    run: async (quick) => {
+      const r = await benchExperiment({ quick });
+      return [
+        { bench: 'experiment_minutes', value: r.minutes, unit: 'min', ...(quick ? {} : { target: 10, direction: 'max' as const }), note: `b2m run --scale ${r.scale}: both experiments, ${r.cells} cells, 2 jobs` },
+        { bench: 'experiment_cpu_minutes', value: r.cpuMinutes, unit: 'cpu-min', note: 'CPU minutes of the bench process: the cost whatever the load' },
+      ];
+    },
   },
   {
     name: 'browser',

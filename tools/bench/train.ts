@@ -15,11 +15,15 @@ import type { TaskRows } from '../../pipeline/train/task-data.js';
 import type { TeacherData } from '../../pipeline/train/teacher-data.js';
 import { knobValues } from '../../pipeline/train/trainer.js';
 
-/** Task row shapes and teacher sizes of the default experiments (60 bins × 4 inputs; 64 × 64 RGB scenes). */
-const SHAPES: Record<ExperimentKind, { xShape: number[]; teacherTimes: number }> = {
-  'memory-decision': { xShape: [60, 4], teacherTimes: 60 },
-  driving: { xShape: [64, 64, 3], teacherTimes: 8 },
-};
+/** Task row shape and teacher time bins of an experiment's default config (its simulator's trial or scene size). */
+function shapesOf(config: ExperimentConfig): { xShape: number[]; teacherTimes: number } {
+  if (config.experiment === 'memory-decision') {
+    const bins = config.data.simulator.timeBins;
+    return { xShape: [bins, 4], teacherTimes: bins };
+  }
+  const size = config.data.simulator.imageSize;
+  return { xShape: [size, size, 3], teacherTimes: 1 };
+}
 
 export interface StepRate {
   experiment: ExperimentKind;
@@ -64,7 +68,7 @@ function teacherRows(rng: Rng, times: number, k: number, count: number): Teacher
  */
 export async function measureStepRate(experiment: ExperimentKind, strategy: Strategy, device: Device, steps: number, warmup = 3, threads?: number): Promise<StepRate> {
   const config: ExperimentConfig = experimentConfigSchema.parse({ experiment, train: { device, ...(threads ? { threads } : {}) } });
-  const { xShape, teacherTimes } = SHAPES[experiment];
+  const { xShape, teacherTimes } = shapesOf(config);
   const rnn = experiment === 'memory-decision';
   const rng = Rng.derive(1, 'bench-train', experiment);
   const perBatch = Math.round(config.train.batchSize / 4);
@@ -120,7 +124,11 @@ export interface TrainBenchResult {
 /** `train_steps_per_s` of each student (isolated and with both brain terms) on the CPU, per CPU-second with one thread, and the host share of a step. */
 export async function benchTrain(options: { quick?: boolean } = {}): Promise<TrainBenchResult[]> {
   const out: TrainBenchResult[] = [];
-  for (const [experiment, student, steps] of [['memory-decision', 'decision RNN (GRU, 60 bins, hidden 64)', 30], ['driving', 'scene VAE (64×64, channels 32/64/128, latent 16)', 8]] as const) {
+  const rnn = experimentConfigSchema.parse({ experiment: 'memory-decision' });
+  const vae = experimentConfigSchema.parse({ experiment: 'driving' });
+  const rnnName = rnn.experiment === 'memory-decision' ? `decision RNN (${rnn.student.cell.toUpperCase()}, ${rnn.data.simulator.timeBins} bins, hidden ${rnn.student.hidden})` : '';
+  const vaeName = vae.experiment === 'driving' ? `scene VAE (${vae.data.simulator.imageSize}×${vae.data.simulator.imageSize}, channels ${vae.student.channels.join('/')}, latent ${vae.student.latent})` : '';
+  for (const [experiment, student, steps] of [['memory-decision', rnnName, 30], ['driving', vaeName, 20]] as const) {
     for (const strategy of ['isolated', 'both'] as const) {
       const n = options.quick ? Math.ceil(steps / 3) : steps;
       const r = await measureStepRate(experiment, strategy, 'cpu', n);
