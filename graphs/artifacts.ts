@@ -469,8 +469,15 @@ export async function cachedTraining(cacheDir: string, spec: TrainingSpec, optio
 }
 
 /**
- * Takes the lock folder of a cache entry, or says that a live process holds it. A lock left by a process that
- * is gone (killed while compiling) is taken over.
+ * A lock older than this is taken over: its holder was killed mid-compilation (a worker thread terminated in a
+ * live process), since no b2m model takes nearly as long to compile. Taking over a live one only repeats work:
+ * the second result is discarded when the first is already in place.
+ */
+const LOCK_STALE_MS = 60_000;
+
+/**
+ * Takes the lock folder of a cache entry, or says that someone holds it. A lock left by a process that is gone,
+ * or older than `LOCK_STALE_MS`, is removed so that the next try takes it.
  */
 async function takeLock(lock: string): Promise<boolean> {
   try {
@@ -481,7 +488,8 @@ async function takeLock(lock: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   const owner = Number((await readFile(path.join(lock, 'pid'), 'utf8').catch(() => '')).trim());
-  if (Number.isInteger(owner) && owner > 0 && !alive(owner)) await rm(lock, { recursive: true, force: true });
+  const age = Date.now() - ((await stat(lock).catch(() => null))?.mtimeMs ?? Date.now());
+  if ((Number.isInteger(owner) && owner > 0 && !alive(owner)) || age > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
   return false;
 }
 

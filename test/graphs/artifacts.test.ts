@@ -1,6 +1,6 @@
 /** @file compileTraining's models and io, the artifact cache, and TrainSession's contract (frozen parameters, errors, providers). */
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -209,7 +209,7 @@ describe('artifact hash and cache', () => {
     expect(runs[1].artifacts.params.get('head.weight')).not.toEqual(runs[0].artifacts.params.get('head.weight'));
   });
 
-  it('takes over the lock of a compilation whose process is gone', async () => {
+  it('takes over the lock of a compilation whose process is gone, or which is far older than any compilation', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'b2m-cache-'));
     tmpDirs.push(dir);
     const options = { optimizer: { kind: 'sgd' as const, lr: 0.1 }, cacheKey: { model: 'regression', lock: true } };
@@ -220,6 +220,15 @@ describe('artifact hash and cache', () => {
     const r = await cachedTraining(dir, regression(), options);
     expect(r.hit).toBe(false);
     expect(await readdir(dir)).toEqual([hash]);
+    const other = { ...options, cacheKey: { model: 'regression', lock: 'old' } };
+    const otherHash = compileTraining(regression(), other).io.hash;
+    const held = path.join(dir, `.${otherHash}.lock`);
+    await mkdir(held);
+    await writeFile(path.join(held, 'pid'), String(process.pid));
+    const past = new Date(Date.now() - 120_000);
+    await utimes(held, past, past);
+    expect((await cachedTraining(dir, regression(), other)).hit).toBe(false);
+    expect((await readdir(dir)).sort()).toEqual([hash, otherHash].sort());
   });
 });
 
