@@ -34,7 +34,7 @@ describe('experiment configs', () => {
     if (config.experiment !== 'memory-decision') throw new Error('narrowing');
     expect(config.student.kind).toBe('decisionRnn');
     expect(config.student.cell).toBe('gru');
-    expect(config.data.simulator.timeBins).toBe(60);
+    expect(config.data.simulator.timeBins).toBe(100);
     expect(config.losses.latent.tap.times).toBe('all');
     expect(config.compare.strategies).toEqual([...STRATEGIES]);
     expect(config.train.optimizer.betas).toEqual([0.9, 0.999]);
@@ -93,14 +93,14 @@ describe('experiment configs', () => {
     expect(config.student.channels).toEqual([16, 32]);
     expect(config.losses.contrastive.temperature.learnable).toBe(false);
     expect(config.seed).toBe(9);
-    expect(loadConfig('driving', ['student.channels.1=48']).student).toMatchObject({ channels: [32, 48, 128] });
+    expect(loadConfig('driving', ['student.channels.1=48']).student).toMatchObject({ channels: [16, 48, 64] });
   });
 
   it('applies --set after the scale preset, and --scale over the file', () => {
     const file = writeConfig('scaled.yaml', 'experiment: memory-decision\nscale: tiny\n');
     expect(loadConfig(file).train.steps).toBe(20);
     expect(loadConfig(file, ['train.steps=33']).train.steps).toBe(33);
-    expect(loadConfig(file, [], { scale: 'default' }).train.steps).toBe(600);
+    expect(loadConfig(file, [], { scale: 'default' }).train.steps).toBe(400);
     const { message } = configError(() => loadConfig(file, [], { scale: 'huge' }));
     expect(message).toMatch(/no scale named "huge".*default, tiny, full/);
   });
