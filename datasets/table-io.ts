@@ -360,14 +360,7 @@ export class ArrowTableFile {
     const block = this.reader.footer?.getRecordBatch(index);
     if (!block) throw new DatasetError(`${this.file}: record batch ${index} does not exist (the file has ${this.numBatches})`);
     try {
-      const meta = Buffer.allocUnsafe(block.metaDataLength);
-      await this.readFully(meta, block.offset);
-      const continuation = meta.readInt32LE(0) === -1;
-      const start = continuation ? 8 : 4;
-      const length = meta.readInt32LE(continuation ? 4 : 0);
-      const message = Message.decode(meta.subarray(start, start + length));
-      if (!message.isRecordBatch()) throw new Error(`message ${index} is not a record batch`);
-      const header = message.header();
+      const header = await this.batchHeader(block, index);
       if (header.compression != null) {
         const batch = await this.reader.readRecordBatch(index);
         if (!batch) throw new Error('record batch missing');
@@ -376,16 +369,7 @@ export class ArrowTableFile {
       const bodyLength = Number(block.bodyLength);
       const body = (alloc ? alloc(bodyLength) : new Uint8Array(bodyLength)).subarray(0, bodyLength);
       await this.readFully(body, block.offset + block.metaDataLength);
-      const children = new VectorLoader(
-        body,
-        header.nodes,
-        header.buffers,
-        this.reader.dictionaries,
-        this.schema.metadataVersion,
-        header.variadicBufferCounts,
-      ).visitMany(this.schema.fields);
-      const data = makeData({ type: new Struct(this.schema.fields), length: header.length, nullCount: 0, children });
-      return new RecordBatch(this.schema, data);
+      return this.batchFromBody(header, body);
     } catch (err) {
       if (err instanceof DatasetError) throw err;
       throw new DatasetError(`${this.file}: record batch ${index} cannot be read (${(err as Error).message}); the file is damaged`);
@@ -403,27 +387,12 @@ export class ArrowTableFile {
     const block = this.reader.footer?.getRecordBatch(index);
     if (!block) throw new DatasetError(`${this.file}: record batch ${index} does not exist (the file has ${this.numBatches})`);
     try {
-      const meta = Buffer.allocUnsafe(block.metaDataLength);
-      await this.readFully(meta, block.offset);
-      const continuation = meta.readInt32LE(0) === -1;
-      const start = continuation ? 8 : 4;
-      const length = meta.readInt32LE(continuation ? 4 : 0);
-      const message = Message.decode(meta.subarray(start, start + length));
-      if (!message.isRecordBatch()) throw new Error(`message ${index} is not a record batch`);
-      const header = message.header();
+      const header = await this.batchHeader(block, index);
       if (header.compression != null) return null;
       const bodyLength = Number(block.bodyLength);
       const bodyPosition = block.offset + block.metaDataLength;
       const body = alloc(bodyLength).subarray(0, bodyLength);
-      const children = new VectorLoader(
-        body,
-        header.nodes,
-        header.buffers,
-        this.reader.dictionaries,
-        this.schema.metadataVersion,
-        header.variadicBufferCounts,
-      ).visitMany(this.schema.fields);
-      const record = new RecordBatch(this.schema, makeData({ type: new Struct(this.schema.fields), length: header.length, nullCount: 0, children }));
+      const record = this.batchFromBody(header, body);
       const skipped: { start: number; end: number }[] = [];
       const positions: number[] = [];
       for (const name of deferred) {
@@ -445,6 +414,31 @@ export class ArrowTableFile {
       if (err instanceof DatasetError) throw err;
       throw new DatasetError(`${this.file}: record batch ${index} cannot be read (${(err as Error).message}); the file is damaged`);
     }
+  }
+
+  /** The record-batch message header of a footer block (its metadata read from disk). */
+  private async batchHeader(block: { offset: number; metaDataLength: number }, index: number) {
+    const meta = Buffer.allocUnsafe(block.metaDataLength);
+    await this.readFully(meta, block.offset);
+    const continuation = meta.readInt32LE(0) === -1;
+    const start = continuation ? 8 : 4;
+    const length = meta.readInt32LE(continuation ? 4 : 0);
+    const message = Message.decode(meta.subarray(start, start + length));
+    if (!message.isRecordBatch()) throw new Error(`message ${index} is not a record batch`);
+    return message.header();
+  }
+
+  /** A record batch whose columns are views into `body`, laid out as `header` says. */
+  private batchFromBody(header: Awaited<ReturnType<ArrowTableFile['batchHeader']>>, body: Uint8Array): RecordBatch {
+    const children = new VectorLoader(
+      body,
+      header.nodes,
+      header.buffers,
+      this.reader.dictionaries,
+      this.schema.metadataVersion,
+      header.variadicBufferCounts,
+    ).visitMany(this.schema.fields);
+    return new RecordBatch(this.schema, makeData({ type: new Struct(this.schema.fields), length: header.length, nullCount: 0, children }));
   }
 
   /**

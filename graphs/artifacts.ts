@@ -253,7 +253,7 @@ export function compileTraining(spec: TrainingSpec, options: CompileOptions): Tr
   const [trainModel, evalModel, inferenceModel] = timed(clock, 'serialize', () => [
     serializeModel(g, { ...common, outputs: trainOutputs, inputs: trainInputs }),
     serializeModel(g, { ...common, outputs: evalOutputs, inputs: evalInputs }),
-    serializeModel(g, { ...common, outputs: inferenceOutputs, paramsAs: 'initializers', placeholders: true }),
+    serializeModel(g, { ...common, outputs: inferenceOutputs, paramsAs: 'initializers', zeroParams: true }),
   ]);
 
   const usedData = new Set([...trainInputs, ...evalInputs].map((t) => t.id));

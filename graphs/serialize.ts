@@ -37,7 +37,7 @@ export interface ToModelOptions {
    * Parameters written as initializers hold zeros instead of their values: a template whose values are written
    * later (`exportInference`), built from a graph without a seed.
    */
-  placeholders?: boolean;
+  zeroParams?: boolean;
   /** Default-domain opset (default 17). */
   opset?: number;
   /** ONNX IR version (default 8). */
@@ -234,7 +234,7 @@ function planModel(graph: Graph, opts: ToModelOptions): ModelPlan {
       }
     }
   }
-  const placeholders = opts.placeholders === true;
+  const zeroParams = opts.zeroParams === true;
   return {
     graphName: graph.name,
     nodes: planned,
@@ -242,7 +242,7 @@ function planModel(graph: Graph, opts: ToModelOptions): ModelPlan {
     outputs: outputs.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })),
     hints,
     initializers: [
-      ...initializers.map((t) => ({ name: t.name, dtype: t.dtype, dims: t.shape as number[], data: initializerData(t, placeholders) })),
+      ...initializers.map((t) => ({ name: t.name, dtype: t.dtype, dims: t.shape as number[], data: initializerData(t, zeroParams) })),
       ...[...extra.values()].map((e) => ({ name: e.name, dtype: 'int64' as const, dims: [e.values.length], data: BigInt64Array.from(e.values, (v) => BigInt(v)) })),
     ],
     irVersion: opts.irVersion ?? 8,
@@ -253,8 +253,8 @@ function planModel(graph: Graph, opts: ToModelOptions): ModelPlan {
   };
 }
 
-function initializerData(t: Tensor, placeholder: boolean): TensorData {
-  if (placeholder && t.kind === 'param') return allocData(t.dtype, t.shape.reduce<number>((a, d) => a * (d as number), 1));
+function initializerData(t: Tensor, zeros: boolean): TensorData {
+  if (zeros && t.kind === 'param') return allocData(t.dtype, t.shape.reduce<number>((a, d) => a * (d as number), 1));
   return t.value as TensorData;
 }
 

@@ -636,18 +636,10 @@ function emitCounts(
 }
 
 /** Where simulated brain trials go: one row per trial, `[count, timeBins, …]` tensors. */
-export interface MemoryBrainArrays {
-  subject: Int32Array;
-  trialId: Int32Array;
-  split: Uint8Array;
-  offer1: Int32Array;
-  offer2: Int32Array;
-  delayBins: Int32Array;
-  choice: Int32Array;
-  events: TrialEvents;
-  features: Float32Array;
-  latents: Float32Array;
-}
+export type MemoryBrainArrays = Pick<
+  MemoryBrainTrials,
+  'subject' | 'trialId' | 'split' | 'offer1' | 'offer2' | 'delayBins' | 'choice' | 'events' | 'features' | 'latents'
+>;
 
 /** Output arrays for every brain trial of `config`; with `shared`, on SharedArrayBuffers that workers can fill. */
 export function allocMemoryBrainArrays(config: MemoryDecisionConfig, shared = false): MemoryBrainArrays {

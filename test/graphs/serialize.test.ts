@@ -232,7 +232,7 @@ describe('serializeModel', () => {
     const { g, loss, grads } = mlp('float64');
     cases.push([g, { outputs: { loss, ...Object.fromEntries(grads.map((t, i) => [`g${i}`, t])) }, paramsAs: 'inputs' }]);
     cases.push([g, { outputs: { loss }, paramsAs: 'initializers', metadata: { 'b2m.ü': 'x'.repeat(200) }, docString: 'ä'.repeat(100), producer: 'p' }]);
-    cases.push([g, { outputs: { loss }, placeholders: true, valueInfo: 'all', opset: 21, irVersion: 10 }]);
+    cases.push([g, { outputs: { loss }, zeroParams: true, valueInfo: 'all', opset: 21, irVersion: 10 }]);
     const rnn = new Graph({ seed: 2, name: 'n'.repeat(150) });
     const x = rnn.input('x', 'float32', ['batch', 30, 3]);
     const seq = recurrentSequence('gru', x, { hidden: 40, layers: 2, name: 'rnn' });

@@ -2,30 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../pipeline/cli.js';
+import { b2m } from './cli-capture.js';
 import { SUMMARY_SCHEMA_VERSION, writeSummary } from '../../pipeline/summary.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'b2m-cli-'));
-
-/** Runs the CLI in this process and captures what it prints. */
-async function b2m(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const writeOut = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  const log = console.log;
-  process.stdout.write = ((chunk: string) => { out.push(String(chunk)); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => { err.push(String(chunk)); return true; }) as typeof process.stderr.write;
-  console.log = (...parts: unknown[]) => { out.push(`${parts.join(' ')}\n`); };
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = writeOut;
-    process.stderr.write = writeErr;
-    console.log = log;
-  }
-}
 
 function expectNoStack(text: string): void {
   expect(text).not.toMatch(/\n\s+at /);

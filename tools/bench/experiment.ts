@@ -3,7 +3,7 @@
  * simulated experiments, every strategy and seed, export, summary, report) into a fresh temporary directory with
  * the default two jobs. `--quick` runs the tiny scale instead. Runnable alone: `npx tsx tools/bench/experiment.ts`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../pipeline/cli.js';
@@ -26,7 +26,6 @@ export async function benchExperiment(options: { quick?: boolean } = {}): Promis
     if (code !== 0) throw new Error(`b2m run --scale ${scale} exited with ${code}`);
     const minutes = (performance.now() - started) / 60_000;
     const used = process.cpuUsage(cpu);
-    const { readFileSync } = await import('node:fs');
     const grid = JSON.parse(readFileSync(path.join(dir, 'run', 'grid.json'), 'utf8')) as { cells: unknown[] };
     return { scale, minutes, cpuMinutes: (used.user + used.system) / 60e6, cells: grid.cells.length };
   } finally {

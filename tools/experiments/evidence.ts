@@ -17,6 +17,7 @@ import { openDataset, tensorRows } from '../../datasets/index.js';
 import { SCENE_FACTORS } from '../../datasets/simulators/index.js';
 import { type ExperimentConfig, type ExperimentKind, loadConfig, type Strategy } from '../../pipeline/config.js';
 import { simulateDataset } from '../../pipeline/experiments/datasets.js';
+import { ridgeR2 } from '../../pipeline/experiments/probe.js';
 import { writeTeacherTables } from '../../pipeline/experiments/teacher-tables.js';
 import { meanCi, median, pairedTTest, stepsToTarget, wilcoxonSignedRank, learningCurveArea } from '../../pipeline/stats.js';
 import { FINAL_FILE, STUDENT_FILE, train } from '../../pipeline/train/index.js';
@@ -153,66 +154,6 @@ async function latentMeans(studentFile: string, scenes: SceneRows, shape: number
   return { z, dim };
 }
 
-/** Solves the symmetric positive definite system A x = b in place (Cholesky). */
-function solveSpd(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * n + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
-      l[i * n + j] = i === j ? Math.sqrt(s) : s / l[j * n + j]!;
-    }
-  }
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= l[i * n + k]! * y[k]!;
-    y[i] = s / l[i * n + i]!;
-  }
-  const x = new Float64Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let k = i + 1; k < n; k++) s -= l[k * n + i]! * x[k]!;
-    x[i] = s / l[i * n + i]!;
-  }
-  return x;
-}
-
-/**
- * Ridge decoders (one per factor, on z-scored latents with an intercept, ridge 1e-3 × rows) fit on one set and
- * scored by R² on the other: the linear decodability of each factor from the latent mean.
- */
-function ridgeR2(fitZ: Float64Array, fitY: Float64Array, fitRows: number, scoreZ: Float64Array, scoreY: Float64Array, scoreRows: number, dim: number, outputs: number): number[] {
-  const mean = new Float64Array(dim);
-  const sd = new Float64Array(dim);
-  for (let r = 0; r < fitRows; r++) for (let d = 0; d < dim; d++) mean[d] = mean[d]! + fitZ[r * dim + d]! / fitRows;
-  for (let r = 0; r < fitRows; r++) for (let d = 0; d < dim; d++) sd[d] = sd[d]! + (fitZ[r * dim + d]! - mean[d]!) ** 2 / fitRows;
-  for (let d = 0; d < dim; d++) sd[d] = Math.sqrt(sd[d]!) || 1;
-  const p = dim + 1;
-  const design = (z: Float64Array, r: number, d: number) => (d === dim ? 1 : (z[r * dim + d]! - mean[d]!) / sd[d]!);
-  const xtx = new Float64Array(p * p);
-  for (let r = 0; r < fitRows; r++) for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) xtx[i * p + j] = xtx[i * p + j]! + design(fitZ, r, i) * design(fitZ, r, j);
-  for (let i = 0; i < dim; i++) xtx[i * p + i] = xtx[i * p + i]! + 1e-3 * fitRows;
-  const r2: number[] = [];
-  for (let f = 0; f < outputs; f++) {
-    const xty = new Float64Array(p);
-    for (let r = 0; r < fitRows; r++) for (let i = 0; i < p; i++) xty[i] = xty[i]! + design(fitZ, r, i) * fitY[r * outputs + f]!;
-    const w = solveSpd(xtx, xty, p);
-    let yMean = 0;
-    for (let r = 0; r < scoreRows; r++) yMean += scoreY[r * outputs + f]! / scoreRows;
-    let sse = 0;
-    let sst = 0;
-    for (let r = 0; r < scoreRows; r++) {
-      let pred = 0;
-      for (let i = 0; i < p; i++) pred += w[i]! * design(scoreZ, r, i);
-      sse += (scoreY[r * outputs + f]! - pred) ** 2;
-      sst += (scoreY[r * outputs + f]! - yMean) ** 2;
-    }
-    r2.push(sst > 0 ? 1 - sse / sst : 0);
-  }
-  return r2;
-}
-
 async function prepareDataset(config: ExperimentConfig, dir: string, strategies: readonly Strategy[]): Promise<void> {
   await simulateDataset(config, dir, { overwrite: true });
   await writeTeacherTables(dir, config, strategies);
@@ -253,7 +194,8 @@ async function runCell(config: ExperimentConfig, dataset: string, strategy: Stra
   if (scenes) {
     const fit = await latentMeans(path.join(runDir, STUDENT_FILE), scenes.fit, scenes.shape);
     const score = await latentMeans(path.join(runDir, STUDENT_FILE), scenes.score, scenes.shape);
-    const r2 = ridgeR2(fit.z, scenes.fit.factors, scenes.fit.rows, score.z, scenes.score.factors, scenes.score.rows, fit.dim, SCENE_FACTORS.length);
+    // Ridge λ = 1e-3 × fit rows on the z-scored latent means.
+    const r2 = ridgeR2(fit.z, scenes.fit.factors, score.z, scenes.score.factors, scenes.fit.rows, scenes.score.rows, fit.dim, SCENE_FACTORS.length, 1e-3 * scenes.fit.rows);
     cell.decodability = r2.reduce((a, b) => a + b, 0) / r2.length;
     cell.decodabilityByFactor = Object.fromEntries(SCENE_FACTORS.map((f, i) => [f, r2[i]!]));
   }
