@@ -59,6 +59,7 @@ const drivingSimulatorSchema = z.strictObject({
   imageSize: z.number().int().min(16).default(32),
   eegChannels: count.default(32),
   eegSamples: z.number().int().min(8).default(128),
+  eegBaseline: z.number().nonnegative().max(10).default(0.5),
   sampleRate: z.number().positive().default(256),
   noise: z.number().nonnegative().default(1),
 });
@@ -92,16 +93,29 @@ const sceneVaeSchema = z.strictObject({
   reconstruction: z.enum(['mse', 'bernoulli']).default('mse'),
 });
 
-const teacherSchema = z.strictObject({
-  latents: count.default(8),
-  conditionAverage: z.boolean().default(false),
-  align: z.enum(['events', 'resample']).default('events'),
-  band: z.tuple([z.number().positive(), z.number().positive()]).optional(),
-}).superRefine((teacher, ctx) => {
-  if (teacher.band && teacher.band[0] >= teacher.band[1]) {
-    ctx.addIssue({ code: 'custom', path: ['band'], message: `must be [low, high] in Hz with low < high, found [${teacher.band.join(', ')}].` });
-  }
-});
+/**
+ * The teacher section. `reduction` picks how brain features become latents: `pca` (z-score, then the axes of
+ * largest variance) or `evoked` (the axes of largest post-stimulus over pre-stimulus variance; EEG epochs with a
+ * baseline). `band` (EEG epochs) replaces each window's mean voltage by its log band power.
+ */
+function teacherSchema(experiment: 'memory-decision' | 'driving') {
+  return z.strictObject({
+    latents: count.default(8),
+    reduction: z.enum(['pca', 'evoked']).default(experiment === 'driving' ? 'evoked' : 'pca'),
+    conditionAverage: z.boolean().default(false),
+    band: z.tuple([z.number().positive(), z.number().positive()]).optional(),
+  }).superRefine((teacher, ctx) => {
+    if (teacher.band && teacher.band[0] >= teacher.band[1]) {
+      ctx.addIssue({ code: 'custom', path: ['band'], message: `must be [low, high] in Hz with low < high, found [${teacher.band.join(', ')}].` });
+    }
+    if (experiment === 'memory-decision' && teacher.band) {
+      ctx.addIssue({ code: 'custom', path: ['band'], message: 'applies to EEG epochs (the driving experiment); the memory-decision teacher reduces rates binned on the task\'s time bins, so bin band power into the brain table before ingesting it.' });
+    }
+    if (experiment === 'memory-decision' && teacher.reduction === 'evoked') {
+      ctx.addIssue({ code: 'custom', path: ['reduction'], message: 'evoked needs EEG epochs with a pre-stimulus baseline (the driving experiment); the memory-decision teacher uses pca.' });
+    }
+  });
+}
 
 const scheduleSchema = z.strictObject({
   kind: z.enum(['constant', 'warmup', 'decay']).default('constant'),
@@ -228,7 +242,7 @@ export const BUILTIN_SCALES: Readonly<Record<ExperimentKind, Record<string, Reco
   },
   driving: {
     tiny: {
-      data: { simulator: { scenes: 128, brainScenes: 48, imageSize: 32, eegChannels: 8, eegSamples: 32 } },
+      data: { simulator: { scenes: 128, brainScenes: 48, imageSize: 32, eegChannels: 8, eegSamples: 32, eegBaseline: 0.125 } },
       student: { latent: 4, channels: [8, 16] },
       teacher: { latents: 4 },
       losses: { contrastive: { projectionDim: 8 } },
@@ -257,7 +271,7 @@ const memoryDecisionSchema = z.strictObject({
   scales: scalesSchema.default(BUILTIN_SCALES['memory-decision']),
   data: dataSchema(memoryDecisionSimulatorSchema).prefault({}),
   student: decisionRnnSchema.prefault({}),
-  teacher: teacherSchema.prefault({}),
+  teacher: teacherSchema('memory-decision').prefault({}),
   losses: lossesSchema('rnn.hidden', 'decision', 'all').prefault({}),
   train: trainSchema({ steps: 400, batchSize: 64, evalEvery: 50, lr: 0.003 }).prefault({}),
   compare: compareSchema(0.9, 1_000).prefault({}),
@@ -269,7 +283,7 @@ const drivingSchema = z.strictObject({
   scales: scalesSchema.default(BUILTIN_SCALES.driving),
   data: dataSchema(drivingSimulatorSchema).prefault({}),
   student: sceneVaeSchema.prefault({}),
-  teacher: teacherSchema.prefault({}),
+  teacher: teacherSchema('driving').prefault({}),
   losses: lossesSchema('encoder.mean', undefined, undefined).prefault({}),
   train: trainSchema({ steps: 400, batchSize: 32, evalEvery: 50, lr: 0.001 }).prefault({}),
   compare: compareSchema(0.5, undefined).prefault({}),
@@ -299,7 +313,7 @@ export type MemoryDecisionSimulatorConfig = z.output<typeof memoryDecisionSimula
 export type DrivingSimulatorConfig = z.output<typeof drivingSimulatorSchema>;
 export type DataConfig = ExperimentConfig['data'];
 export type SplitConfig = z.output<typeof splitSchema>;
-export type TeacherConfig = z.output<typeof teacherSchema>;
+export type TeacherConfig = z.output<ReturnType<typeof teacherSchema>>;
 export type LossesConfig = ExperimentConfig['losses'];
 export type ContrastiveLossConfig = LossesConfig['contrastive'];
 export type LatentLossConfig = LossesConfig['latent'];

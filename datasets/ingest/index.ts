@@ -142,6 +142,7 @@ function recordingDataset(
       description: `epochs from ${seconds(epochs.start)} s to ${seconds(epochs.start + epochs.times / epochs.rate)} s around each event, good channels`,
     };
     pending.manifest.samplingRates = { brain: epochs.rate };
+    pending.manifest.extra = { ...pending.manifest.extra, epochStartSeconds: epochs.start };
     pending.manifest.splits = summary;
     pending.manifest.seed = options.splits?.seed ?? 0;
   }

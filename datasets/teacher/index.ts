@@ -1,10 +1,12 @@
 /**
  * @file Teacher features from brain recordings, and `buildTeacherLatents`, the chain that turns per-trial brain
- * features into the latents a student regresses onto: z-score → PCA(k) → optional condition average → align.
+ * features into the latents a student regresses onto: z-score → PCA(k) (or the evoked reduction, given a
+ * pre-stimulus baseline) → optional condition average → align.
  */
 import { DatasetError } from '../errors.js';
 import { alignTrials, type Aligned } from './align.js';
 import { conditionAverage, distinctKeys, type ConditionKey } from './condition-average.js';
+import { fitEvoked, projectEvoked, type EvokedModel } from './evoked.js';
 import { fitPca, projectPca, type PcaModel } from './pca.js';
 import { checkTrialIndices, type TimeGrid, type TrialTensor } from './types.js';
 import { applyZScore, fitZScore, type ZScoreStats } from './zscore.js';
@@ -15,6 +17,7 @@ export { binSpikes, type BinnedRates } from './binning.js';
 export { conditionAverage, type ConditionAverages, type ConditionKey } from './condition-average.js';
 export { symmetricEigen, type SymmetricEigen } from './eigen.js';
 export { cutEpochs, type EpochWindow, type Epochs } from './epochs.js';
+export { fitEvoked, projectEvoked, type EvokedModel } from './evoked.js';
 export { fft } from './fft.js';
 export { analyticSignal, butterworthBandpass, envelope, filtfilt, sosFilter, type Sos } from './filters.js';
 export { fitPca, projectPca, type PcaModel } from './pca.js';
@@ -31,6 +34,12 @@ export interface TeacherLatentOptions {
   trainTrials: ArrayLike<number>;
   /** Number of latents. */
   k: number;
+  /**
+   * The same features cut from each trial's pre-stimulus baseline (same shape as `features`). When given, the
+   * reduction is the evoked one (`fitEvoked`: axes of largest post-stimulus over baseline variance) instead of
+   * z-score → PCA.
+   */
+  baseline?: TrialTensor;
   /** Landmark event times per trial (trials × L) on the features' clock, for alignment. */
   landmarks?: ArrayLike<number>;
   /** A condition key per trial: when given, the training trials are averaged per condition. */
@@ -49,8 +58,11 @@ export interface TeacherLatents {
   grid: TimeGrid;
   /** Per row and time: 1 where brain data was recorded, 0 where the edge value was held. */
   covered: Uint8Array;
-  zscore: ZScoreStats;
-  pca: PcaModel;
+  /** The z-score and PCA of the default reduction; absent when a baseline selected the evoked one. */
+  zscore?: ZScoreStats;
+  pca?: PcaModel;
+  /** The evoked reduction, when a baseline was given. */
+  evoked?: EvokedModel;
   /** When averaging: the condition keys (in averaged-row order) and their training trial counts. */
   conditions?: { keys: ConditionKey[]; counts: Int32Array };
 }
@@ -84,7 +96,8 @@ function alignWithinConditions(
 }
 
 /**
- * z-score (training statistics) → PCA to k latents (fit on training trials) → optionally the mean per condition
+ * z-score (training statistics) → PCA to k latents (fit on training trials), or with a baseline the evoked
+ * reduction (`fitEvoked`) → optionally the mean per condition
  * of the training trials → alignment to the student's grid. With landmarks, trials of a condition are first
  * warped onto the condition's mean landmarks, so averaging does not blur events whose timing varies from trial
  * to trial (a variable delay, say); the condition means then carry those mean landmarks into the final
@@ -99,10 +112,19 @@ export function buildTeacherLatents(options: TeacherLatentOptions): TeacherLaten
   if (landmarks && landmarks.length % features.trials !== 0) {
     throw new DatasetError(`buildTeacherLatents: ${landmarks.length} landmarks do not divide evenly among ${features.trials} trials.`);
   }
-  const zscore = fitZScore(features, train);
-  const standardised = applyZScore(zscore, features);
-  const pca = fitPca(standardised, train, k);
-  let latents = projectPca(pca, standardised);
+  let latents: TrialTensor<Float64Array>;
+  let reduction: Pick<TeacherLatents, 'zscore' | 'pca' | 'evoked'>;
+  if (options.baseline) {
+    const evoked = fitEvoked(features, options.baseline, train, k);
+    latents = projectEvoked(evoked, features);
+    reduction = { evoked };
+  } else {
+    const zscore = fitZScore(features, train);
+    const standardised = applyZScore(zscore, features);
+    const pca = fitPca(standardised, train, k);
+    latents = projectPca(pca, standardised);
+    reduction = { zscore, pca };
+  }
   let rowLandmarks: ArrayLike<number> | undefined = landmarks;
   let averaged: { keys: ConditionKey[]; counts: Int32Array } | undefined;
   if (conditions) {
@@ -142,8 +164,7 @@ export function buildTeacherLatents(options: TeacherLatentOptions): TeacherLaten
     latents: result.tensor,
     grid: result.grid,
     covered: result.covered,
-    zscore,
-    pca,
+    ...reduction,
     ...(averaged ? { conditions: averaged } : {}),
   };
 }

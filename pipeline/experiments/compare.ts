@@ -14,7 +14,7 @@ import { simulateDataset } from './datasets.js';
 import { type Grid, planGrid, readGrid, writeGrid } from './grid.js';
 import { runCells, type RunCellsResult } from './run-cells.js';
 import { summarizeGrid } from './summarize.js';
-import { teacherTablesNeeded, writeTeacherTables } from './teacher-tables.js';
+import { teacherRecord, teacherTablesNeeded, writeTeacherTables } from './teacher-tables.js';
 
 /** The dataset folder of an experiment inside a comparison directory (simulated data), or the config's own dataset. */
 export function datasetDirOf(dir: string, config: ExperimentConfig): string {
@@ -29,7 +29,7 @@ export async function prepareData(dir: string, config: ExperimentConfig, progres
     await simulateDataset(config, data);
   }
   const dataset = await openDataset(data);
-  const wanted = { latents: config.teacher.latents, conditionAverage: config.teacher.conditionAverage, align: config.teacher.align, seed: config.seed };
+  const wanted = teacherRecord(config);
   const recorded = dataset.manifest.extra?.teacher as Record<string, unknown> | undefined;
   const stale = !recorded || Object.entries(wanted).some(([k, v]) => recorded[k] !== v);
   if (teacherTablesNeeded(config.compare.strategies).some((t) => !dataset.tables[t]) || stale) {

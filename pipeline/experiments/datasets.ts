@@ -51,8 +51,9 @@ export function drivingSimulatorOptions(config: DrivingConfig): DeepPartial<Driv
       subjects: sim.subjects,
       scenesPerSubject: sim.brainScenes,
       channels: sim.eegChannels,
-      samples: sim.eegSamples,
+      samples: sim.eegSamples + Math.round(sim.eegBaseline * sim.sampleRate),
       sampleRate: sim.sampleRate,
+      epochStart: -Math.round(sim.eegBaseline * sim.sampleRate) / sim.sampleRate,
       noiseScale: sim.noise,
     },
   };

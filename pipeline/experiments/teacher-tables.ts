@@ -22,7 +22,7 @@ import {
   validateSchema,
   writeTable,
 } from '../../datasets/index.js';
-import { buildTeacherLatents, type TimeGrid } from '../../datasets/teacher/index.js';
+import { buildTeacherLatents, butterworthBandpass, envelope, filtfilt, type TimeGrid } from '../../datasets/teacher/index.js';
 import type { ExperimentConfig, TeacherConfig } from '../config.js';
 import { B2mError } from '../errors.js';
 import { NULL_CONTROLS, nullControlBrainTable, type NullControl } from '../train/null-controls.js';
@@ -171,8 +171,65 @@ function decisionTeacher(brain: Table, timing: TaskTiming, teacher: TeacherConfi
   return out;
 }
 
-/** Driving teacher rows: each subject's EEG epochs averaged into windows, reduced to k latents per scene. */
-function sceneTeacher(brain: Table, teacher: TeacherConfig): TeacherRows {
+/** Where a brain table's epochs sit in time: samples per second and the first sample's time from the event (s). */
+export interface EpochTiming {
+  rate: number;
+  start: number;
+}
+
+/** The epoch timing a dataset's manifest records (simulated and ingested EEG), or null when it records none. */
+export function epochTimingOf(dataset: Dataset): EpochTiming | null {
+  const rate = dataset.manifest.samplingRates?.brain;
+  const start = dataset.manifest.extra?.epochStartSeconds;
+  return typeof rate === 'number' && typeof start === 'number' ? { rate, start } : null;
+}
+
+/**
+ * Mean (or, with a band, log band power) of each channel in `windows` equal windows of the samples
+ * `[from, from + length)` of every listed epoch, as `[epoch, windows × channels]` rows.
+ */
+function windowFeatures(all: Float32Array, rows: readonly number[], samples: number, channels: number, from: number, length: number, windows: number, band: EpochBand | null): Float64Array {
+  const width = windows * channels;
+  const out = new Float64Array(rows.length * width);
+  const edges = Array.from({ length: windows + 1 }, (_, w) => from + Math.floor((w * length) / windows));
+  const signal = new Float64Array(channels * samples);
+  rows.forEach((r, i) => {
+    const base = r * samples * channels;
+    if (band) {
+      for (let s = 0; s < samples; s++) for (let c = 0; c < channels; c++) signal[c * samples + s] = all[base + s * channels + c]!;
+      for (let c = 0; c < channels; c++) {
+        const power = envelope(filtfilt(band.sos, signal.subarray(c * samples, (c + 1) * samples)));
+        for (let w = 0; w < windows; w++) {
+          let sum = 0;
+          for (let s = edges[w]!; s < edges[w + 1]!; s++) sum += power[s]! * power[s]!;
+          out[i * width + w * channels + c] = Math.log(sum / (edges[w + 1]! - edges[w]!) + band.floor);
+        }
+      }
+      return;
+    }
+    for (let w = 0; w < windows; w++) {
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        for (let s = edges[w]!; s < edges[w + 1]!; s++) sum += all[base + s * channels + c]!;
+        out[i * width + w * channels + c] = sum / (edges[w + 1]! - edges[w]!);
+      }
+    }
+  });
+  return out;
+}
+
+/** A band-pass for band-power features, and the power floor that keeps the log finite on a flat channel. */
+interface EpochBand {
+  sos: Float64Array;
+  floor: number;
+}
+
+/**
+ * Driving teacher rows: each subject's EEG epochs, from scene onset on, averaged into windows (or their log band
+ * power) and reduced to k latents per scene. The `evoked` reduction weighs them against the same windows of the
+ * pre-stimulus baseline; `pca` uses the post-onset windows alone (the whole epoch when its timing is unknown).
+ */
+function sceneTeacher(brain: Table, teacher: TeacherConfig, timing: EpochTiming | null, where: string): TeacherRows {
   const field = brain.schema.fields.find((f) => f.name === 'features')!;
   const [samples, channels] = tensorShape(field, 'brain') as [number, number];
   const all = tensorRows(brain.getChild('features') as never);
@@ -180,28 +237,44 @@ function sceneTeacher(brain: Table, teacher: TeacherConfig): TeacherRows {
   const conditions = textColumn(brain, 'condition');
   const subjects = textColumn(brain, 'subject');
   const splits = textColumn(brain, 'split');
-  const windows = Math.min(EEG_WINDOWS, samples);
+  const onset = timing ? Math.min(samples, Math.max(0, Math.round(-timing.start * timing.rate))) : 0;
+  const length = samples - onset;
+  if (length < 1) throw new TeacherError(`${where}: the brain epochs end before the event (they start at ${timing!.start} s and hold ${samples} samples at ${timing!.rate} Hz); cut epochs that extend past the event.`);
+  if (teacher.reduction === 'evoked') {
+    if (!timing) {
+      throw new TeacherError(`${where}: its manifest records no epoch start (extra.epochStartSeconds) or brain sampling rate, which the evoked teacher needs to tell the pre-stimulus baseline from the response; ingest the recording with \`b2m ingest\` (it records both), or set teacher.reduction=pca.`);
+    }
+    if (onset < length) {
+      throw new TeacherError(
+        `${where}: the evoked teacher compares the ${(length / timing.rate).toFixed(3)} s after each event with as long a baseline before it, but the epochs keep only ${(onset / timing.rate).toFixed(3)} s before the event; re-ingest with --pre ${(length / timing.rate).toFixed(3)} or more (or a shorter --post), or set teacher.reduction=pca.`,
+      );
+    }
+  }
+  let band: EpochBand | null = null;
+  if (teacher.band) {
+    if (!timing) throw new TeacherError(`${where}: its manifest records no brain sampling rate, which band power (teacher.band) needs; ingest the recording with \`b2m ingest\`, or drop teacher.band.`);
+    const [low, high] = teacher.band;
+    if (high >= timing.rate / 2) throw new TeacherError(`teacher.band is [${low}, ${high}] Hz, but the brain data is sampled at ${timing.rate} Hz; keep the band below ${timing.rate / 2} Hz (Nyquist).`);
+    band = { sos: butterworthBandpass(4, low, high, timing.rate), floor: 1e-12 };
+  }
+  const windows = Math.min(EEG_WINDOWS, length);
   const width = windows * channels;
   const out = emptyRows();
   for (const [subject, rows] of groupRows(subjects)) {
-    const data = new Float64Array(rows.length * width);
-    rows.forEach((r, i) => {
-      const base = r * samples * channels;
-      for (let w = 0; w < windows; w++) {
-        const from = Math.floor((w * samples) / windows);
-        const to = Math.floor(((w + 1) * samples) / windows);
-        for (let c = 0; c < channels; c++) {
-          let sum = 0;
-          for (let s = from; s < to; s++) sum += all[base + s * channels + c]!;
-          data[i * width + w * channels + c] = sum / (to - from);
-        }
-      }
-    });
+    const data = windowFeatures(all, rows, samples, channels, onset, length, windows, band);
+    const baseline = teacher.reduction === 'evoked' ? windowFeatures(all, rows, samples, channels, onset - length, length, windows, band) : null;
     const train = rows.flatMap((r, i) => (splits[r] === 'train' ? [i] : []));
     if (train.length <= teacher.latents) {
-      throw new TeacherError(`subject "${subject}" has ${train.length} training brain scenes, too few for teacher.latents = ${teacher.latents} PCA components; lower teacher.latents or record more scenes`);
+      throw new TeacherError(`subject "${subject}" has ${train.length} training brain scenes, too few for teacher.latents = ${teacher.latents} components; lower teacher.latents or record more scenes`);
     }
-    const result = buildTeacherLatents({ features: { data, trials: rows.length, times: 1, features: width }, grid: { start: 0, step: 1, count: 1 }, trainTrials: train, k: teacher.latents });
+    const tensor = (values: Float64Array) => ({ data: values, trials: rows.length, times: 1, features: width });
+    const result = buildTeacherLatents({
+      features: tensor(data),
+      ...(baseline ? { baseline: tensor(baseline) } : {}),
+      grid: { start: 0, step: 1, count: 1 },
+      trainTrials: train,
+      k: teacher.latents,
+    });
     rows.forEach((r, i) => pushRow(out, ids[r]!, conditions[r]!, subject, splits[r]!, result.latents.data, result.covered, i, 1, teacher.latents));
   }
   return out;
@@ -228,6 +301,17 @@ function teacherBatch(rows: TeacherRows, times: number, k: number) {
     covered: Float32Array.from(rows.covered.flat()),
   }, 'teacher table');
   return { schema, batch };
+}
+
+function reductionText(config: ExperimentConfig): string {
+  const k = config.teacher.latents;
+  return config.teacher.reduction === 'evoked' ? `the ${k} axes of largest post-onset over baseline variance` : `z-score, PCA to ${k} latents`;
+}
+
+/** The teacher settings a dataset's manifest records with its teacher tables; tables built otherwise are stale. */
+export function teacherRecord(config: ExperimentConfig): Record<string, string | number | boolean | null> {
+  const { latents, reduction, band, conditionAverage } = config.teacher;
+  return { latents, reduction, band: band ? band.join('-') : null, conditionAverage, seed: config.seed };
 }
 
 /** The teacher-table names a strategy list needs: `teacher` for any brain strategy, `teacher-<control>` per null control. */
@@ -260,7 +344,7 @@ export async function writeTeacherTables(datasetDir: string, config: ExperimentC
   for (const name of needed) {
     const control = name === 'teacher' ? null : (name.slice('teacher-'.length) as NullControl);
     const source = control ? nullControlBrainTable(brain, control, config.seed) : brain;
-    const rows = rnn ? decisionTeacher(source, timing!, config.teacher) : sceneTeacher(source, config.teacher);
+    const rows = rnn ? decisionTeacher(source, timing!, config.teacher) : sceneTeacher(source, config.teacher, epochTimingOf(dataset), datasetDir);
     const times = rnn ? timing!.timeBins : 1;
     const { schema, batch } = teacherBatch(rows, times, config.teacher.latents);
     const file = path.join(dataset.dir, `${name}.arrow`);
@@ -271,11 +355,11 @@ export async function writeTeacherTables(datasetDir: string, config: ExperimentC
       files: result.files.map((f) => path.basename(f)),
       rows: result.rows,
       shapes: layout.tensors,
-      description: `${control ? `null control ${control}: ` : ''}per-subject z-score, PCA to ${config.teacher.latents} latents${config.teacher.conditionAverage ? ', condition averages' : ''}${rnn ? ", aligned to the student's trials by task events" : ', from time windows of each EEG epoch'}`,
+      description: `${control ? `null control ${control}: ` : ''}per subject, ${reductionText(config)}${config.teacher.conditionAverage ? ', condition averages' : ''}${rnn ? ", aligned to the student's trials by task events" : `, from ${config.teacher.band ? `log ${config.teacher.band.join('–')} Hz power in ` : ''}time windows of each EEG epoch after onset`}`,
     };
     written.push({ name, rows: result.rows, shape: [times, config.teacher.latents] });
   }
-  await updateManifest(dataset.dir, entries, { latents: config.teacher.latents, conditionAverage: config.teacher.conditionAverage, align: config.teacher.align, seed: config.seed });
+  await updateManifest(dataset.dir, entries, teacherRecord(config));
   return { tables: written };
 }
 

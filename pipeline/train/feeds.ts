@@ -54,7 +54,7 @@ export function checkTeacherFits(model: B2mModelOptions, teacher: TeacherData | 
     if (s.kind === 'decisionRnn' && teacher.times !== s.timeBins) {
       throw new TrainDataError(
         `teacher table "${teacher.table}" has ${teacher.times} time bins but the student's trials have ${s.timeBins}; ` +
-          'the latent term needs the brain latents aligned to the student\'s time grid (b2m teacher aligns them with teacher.align: events)',
+          'the latent term needs the brain latents aligned to the student\'s time grid (b2m teacher aligns them to the task events)',
       );
     }
   }

@@ -128,7 +128,7 @@ describe('buildTeacherLatents', () => {
     expect(out.conditions?.keys).toEqual(['left', 'right']);
     expect(Array.from(out.conditions!.counts)).toEqual([20, 20]);
     expect([out.latents.trials, out.latents.times, out.latents.features]).toEqual([2, 30, 2]);
-    expect(out.pca.explainedVarianceRatio[0]).toBeGreaterThan(0.5);
+    expect(out.pca!.explainedVarianceRatio[0]).toBeGreaterThan(0.5);
     // The first latent peaks at each student trial's offer 2, with opposite signs for the two conditions.
     const first = (row: number): number[] => Array.from({ length: 30 }, (_, t) => out.latents.data[(row * 30 + t) * 2]!);
     const peak = (xs: number[]): number => xs.reduce((best, x, i) => (Math.abs(x) > Math.abs(xs[best]!) ? i : best), 0);
@@ -138,7 +138,7 @@ describe('buildTeacherLatents', () => {
     // z-score and PCA statistics come from the training trials only.
     let mean0 = 0;
     for (const t of train) for (let b = 0; b < times; b++) mean0 += data[(t * times + b) * neurons]! / (train.length * times);
-    expect(out.zscore.mean[0]).toBeCloseTo(mean0, 12);
+    expect(out.zscore!.mean[0]).toBeCloseTo(mean0, 12);
   });
 
   it('keeps one row per brain trial on the brain grid without conditions or target', () => {

@@ -55,7 +55,7 @@ describe('high-gamma teacher features from real sEEG (sample_seeg.edf)', () => {
     const latents = buildTeacherLatents({ features: many.tensor, grid: many.grid, trainTrials: events.slice(0, 12).map((_, i) => i), k: 3 });
     expect([latents.latents.trials, latents.latents.times, latents.latents.features]).toEqual([18, 20, 3]);
     expect(latents.latents.data.every(Number.isFinite)).toBe(true);
-    const ratios = Array.from(latents.pca.explainedVarianceRatio);
+    const ratios = Array.from(latents.pca!.explainedVarianceRatio);
     expect(ratios[0]).toBeGreaterThan(1 / 6);
     expect(ratios.reduce((s, r) => s + r, 0)).toBeLessThanOrEqual(1 + 1e-12);
   });
