@@ -151,7 +151,13 @@ const temperatureSchema = z.strictObject({
   }
 });
 
-function lossesSchema(layer: string, contrastiveTimes: 'decision' | undefined, latentTimes: 'all' | undefined) {
+/** The latent term's default weight and schedule, per experiment. */
+interface LatentDefaults {
+  weight: number;
+  schedule: z.input<typeof scheduleSchema>;
+}
+
+function lossesSchema(layer: string, contrastiveTimes: 'decision' | undefined, latentTimes: 'all' | undefined, latent: LatentDefaults) {
   return z.strictObject({
     contrastive: z.strictObject({
       weight: z.number().nonnegative().default(0.5),
@@ -163,8 +169,8 @@ function lossesSchema(layer: string, contrastiveTimes: 'decision' | undefined, l
       tap: tapSchema(layer, contrastiveTimes).prefault({}),
     }).prefault({}),
     latent: z.strictObject({
-      weight: z.number().nonnegative().default(1),
-      schedule: scheduleSchema.prefault({}),
+      weight: z.number().nonnegative().default(latent.weight),
+      schedule: scheduleSchema.prefault(latent.schedule),
       tap: tapSchema(layer, latentTimes).prefault({}),
     }).prefault({}),
   });
@@ -272,7 +278,7 @@ const memoryDecisionSchema = z.strictObject({
   data: dataSchema(memoryDecisionSimulatorSchema).prefault({}),
   student: decisionRnnSchema.prefault({}),
   teacher: teacherSchema('memory-decision').prefault({}),
-  losses: lossesSchema('rnn.hidden', 'decision', 'all').prefault({}),
+  losses: lossesSchema('rnn.hidden', 'decision', 'all', { weight: 1, schedule: {} }).prefault({}),
   train: trainSchema({ steps: 400, batchSize: 64, evalEvery: 50, lr: 0.003 }).prefault({}),
   compare: compareSchema(0.9, 1_000).prefault({}),
 });
@@ -284,7 +290,9 @@ const drivingSchema = z.strictObject({
   data: dataSchema(drivingSimulatorSchema).prefault({}),
   student: sceneVaeSchema.prefault({}),
   teacher: teacherSchema('driving').prefault({}),
-  losses: lossesSchema('encoder.mean', undefined, undefined).prefault({}),
+  // Weight and schedule chosen on a 3-seed probe (docs/results/driving-lambda): λ_l = 1 left the scene VAE
+  // unchanged; 10 held, then decayed to zero over the second half, keeps the gain and gives reconstruction back.
+  losses: lossesSchema('encoder.mean', undefined, undefined, { weight: 10, schedule: { kind: 'decay', decaySteps: 200 } }).prefault({}),
   train: trainSchema({ steps: 400, batchSize: 32, evalEvery: 50, lr: 0.001 }).prefault({}),
   compare: compareSchema(0.5, undefined).prefault({}),
 }).superRefine((config, ctx) => {
