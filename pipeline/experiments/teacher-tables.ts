@@ -1,7 +1,8 @@
 /**
- * @file `b2m teacher`: the teacher tables of a dataset from its brain table, per subject: z-score → PCA(k) →
- * optional condition average → alignment to the student's time grid, for the real brain data and for each null
- * control (`teacher`, `teacher-shuffled-brain`, `teacher-noise-brain`), added to the dataset directory.
+ * @file `b2m teacher`: the teacher tables of a dataset from its brain table, per subject: binned rates by z-score →
+ * PCA(k) → optional condition average → alignment to the student's time grid; EEG epochs by time windows → the
+ * evoked reduction (or PCA). For the real brain data and for each null control (`teacher`,
+ * `teacher-shuffled-brain`, `teacher-noise-brain`), added to the dataset directory.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -33,7 +34,7 @@ export class TeacherError extends B2mError {}
 /** Task events used as alignment landmarks, in time order (columns of both the trials and the brain table). */
 const LANDMARK_COLUMNS = ['offer1_on', 'offer1_off', 'offer2_on', 'offer2_off', 'go_cue', 'decision_bin'] as const;
 
-/** Time windows an EEG epoch is averaged into before PCA (driving), so the PCA sees windows × channels features. */
+/** Time windows an EEG epoch's post-onset part (and its baseline) is averaged into: the reduction sees windows × channels features. */
 const EEG_WINDOWS = 8;
 
 /** What `writeTeacherTables` wrote. */
