@@ -10,6 +10,7 @@
  */
 import { DatasetError } from '../errors.js';
 import { symmetricEigen } from './eigen.js';
+import { sampleMoments } from './moments.js';
 import { checkTensor, checkTrialIndices, type TrialTensor } from './types.js';
 
 export interface EvokedModel {
@@ -26,36 +27,6 @@ export interface EvokedModel {
   ratios: Float64Array;
   /** Ledoit–Wolf shrinkage intensity applied to the baseline covariance (0: sample covariance; 1: scaled identity). */
   shrinkage: number;
-}
-
-/** Mean and sample covariance (n - 1) of every time bin of the listed trials, each bin a sample. */
-function moments(tensor: TrialTensor, train: Int32Array): { mean: Float64Array; cov: Float64Array; n: number } {
-  const { data, times, features: d } = tensor;
-  const n = train.length * times;
-  const mean = new Float64Array(d);
-  for (const t of train) {
-    for (let o = t * times * d; o < (t + 1) * times * d; o += d) for (let f = 0; f < d; f++) mean[f] = mean[f]! + data[o + f]!;
-  }
-  for (let f = 0; f < d; f++) mean[f] = mean[f]! / n;
-  const cov = new Float64Array(d * d);
-  const row = new Float64Array(d);
-  for (const t of train) {
-    for (let o = t * times * d; o < (t + 1) * times * d; o += d) {
-      for (let f = 0; f < d; f++) row[f] = data[o + f]! - mean[f]!;
-      for (let i = 0; i < d; i++) {
-        const ri = row[i]!;
-        for (let j = i; j < d; j++) cov[i * d + j] = cov[i * d + j]! + ri * row[j]!;
-      }
-    }
-  }
-  for (let i = 0; i < d; i++) {
-    for (let j = i; j < d; j++) {
-      const c = cov[i * d + j]! / (n - 1);
-      cov[i * d + j] = c;
-      cov[j * d + i] = c;
-    }
-  }
-  return { mean, cov, n };
 }
 
 /**
@@ -124,8 +95,8 @@ export function fitEvoked(post: TrialTensor, baseline: TrialTensor, trainTrials:
   }
   const train = checkTrialIndices(trainTrials, post.trials, 'fitEvoked trainTrials');
   if (train.length * post.times < 2) throw new DatasetError(`fitEvoked: the training split has ${train.length * post.times} sample(s); the reduction needs at least 2.`);
-  const signal = moments(post, train);
-  const noise = moments(baseline, train);
+  const signal = sampleMoments(post, train);
+  const noise = sampleMoments(baseline, train);
   let trace = 0;
   for (let i = 0; i < d; i++) trace += noise.cov[i * d + i]!;
   if (!(trace > 0) || !Number.isFinite(trace)) {

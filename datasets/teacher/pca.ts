@@ -1,6 +1,7 @@
 /** @file PCA to k latents, fit on the training split: covariance, symmetric eigendecomposition, projection. */
 import { DatasetError } from '../errors.js';
 import { symmetricEigen } from './eigen.js';
+import { sampleMoments } from './moments.js';
 import { checkTensor, checkTrialIndices, type TrialTensor } from './types.js';
 
 export interface PcaModel {
@@ -25,39 +26,14 @@ export interface PcaModel {
  */
 export function fitPca(tensor: TrialTensor, trainTrials: ArrayLike<number>, k: number): PcaModel {
   checkTensor(tensor, 'fitPca');
-  const { data, times, features } = tensor;
+  const { times, features } = tensor;
   if (!Number.isInteger(k) || k < 1 || k > features) {
     throw new DatasetError(`fitPca: k must be an integer from 1 to the number of features (${features}), got ${k}.`);
   }
   const train = checkTrialIndices(trainTrials, tensor.trials, 'fitPca trainTrials');
   const n = train.length * times;
   if (n < 2) throw new DatasetError(`fitPca: the training split has ${n} sample(s); PCA needs at least 2.`);
-  const mean = new Float64Array(features);
-  for (const t of train) {
-    for (let o = t * times * features; o < (t + 1) * times * features; o += features) {
-      for (let f = 0; f < features; f++) mean[f] = mean[f]! + data[o + f]!;
-    }
-  }
-  for (let f = 0; f < features; f++) mean[f] = mean[f]! / n;
-  const cov = new Float64Array(features * features);
-  const row = new Float64Array(features);
-  for (const t of train) {
-    for (let o = t * times * features; o < (t + 1) * times * features; o += features) {
-      for (let f = 0; f < features; f++) row[f] = data[o + f]! - mean[f]!;
-      for (let i = 0; i < features; i++) {
-        const ri = row[i]!;
-        const base = i * features;
-        for (let j = i; j < features; j++) cov[base + j] = cov[base + j]! + ri * row[j]!;
-      }
-    }
-  }
-  for (let i = 0; i < features; i++) {
-    for (let j = i; j < features; j++) {
-      const c = cov[i * features + j]! / (n - 1);
-      cov[i * features + j] = c;
-      cov[j * features + i] = c;
-    }
-  }
+  const { mean, cov } = sampleMoments(tensor, train);
   const eig = symmetricEigen(cov, features);
   const variances = eig.values.map((v) => Math.max(0, v));
   let totalVariance = 0;
