@@ -56,6 +56,14 @@ describe('loss-weight schedules', () => {
     expect(lossWeightAt(80, 1, s, 100)).toBe(0);
   });
 
+  it('decay without decaySteps falls over the whole run, to 0 at endStep or the last step', () => {
+    expect(lossWeightAt(0, 10, { kind: 'decay' }, 400)).toBe(10);
+    expect(lossWeightAt(100, 10, { kind: 'decay' }, 400)).toBe(7.5);
+    expect(lossWeightAt(400, 10, { kind: 'decay' }, 400)).toBe(0);
+    expect(lossWeightAt(150, 10, { kind: 'decay', endStep: 300 }, 400)).toBe(5);
+    expect(lossWeightAt(350, 10, { kind: 'decay', endStep: 300 }, 400)).toBe(0);
+  });
+
   it('decay ends at the last step when no endStep is given, and combines with a warm-up', () => {
     const s = { kind: 'decay' as const, decaySteps: 50, warmupSteps: 10 };
     expect(lossWeightAt(5, 1, s, 100)).toBe(0.5);
