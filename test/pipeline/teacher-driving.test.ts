@@ -2,42 +2,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Table } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDataset, tensorRows } from '../../datasets/index.js';
-import { SCENE_FACTORS } from '../../datasets/simulators/index.js';
 import { loadConfig } from '../../pipeline/config.js';
 import { simulateDataset } from '../../pipeline/experiments/datasets.js';
-import { ridgeR2 } from '../../pipeline/experiments/probe.js';
 import { writeTeacherTables } from '../../pipeline/experiments/teacher-tables.js';
+import { teacherFactorR2 } from '../../tools/experiments/teacher-factors.js';
 import { b2m } from './cli-capture.js';
 
-function texts(table: Table, name: string): string[] {
-  const column = table.getChild(name)!;
-  return Array.from({ length: table.numRows }, (_, i) => String(column.get(i)));
-}
-
-/** Mean held-out R² over scene factors of a ridge decoder from each subject's teacher latents (fit on train rows, scored on validation rows). */
-async function factorR2(dir: string, k: number): Promise<number> {
-  const dataset = await openDataset(dir);
-  const teacher = await dataset.read('teacher');
-  const scenes = await dataset.read('scenes');
-  const sceneIds = scenes.getChild('scene_id')!.toArray() as Int32Array;
-  const row = new Map(Array.from(sceneIds, (id, i) => [id, i] as const));
-  const factors = SCENE_FACTORS.map((f) => scenes.getChild(f)!.toArray() as Float32Array);
-  const latents = tensorRows(teacher.getChild('latents') as never);
-  const ids = teacher.getChild('trial_id')!.toArray() as Int32Array;
-  const splits = texts(teacher, 'split');
-  const subjects = texts(teacher, 'subject');
-  const scores: number[] = [];
-  for (const subject of new Set(subjects)) {
-    const pick = (split: string) => subjects.flatMap((s, i) => (s === subject && splits[i] === split ? [i] : []));
-    const [fit, score] = [pick('train'), pick('val')];
-    const x = (rows: number[]) => rows.flatMap((i) => Array.from(latents.subarray(i * k, (i + 1) * k)));
-    const y = (rows: number[]) => rows.flatMap((i) => factors.map((f) => f[row.get(ids[i]!)!]!));
-    scores.push(...ridgeR2(x(fit), y(fit), x(score), y(score), fit.length, score.length, k, SCENE_FACTORS.length, 1));
-  }
-  return scores.reduce((a, b) => a + b, 0) / scores.length;
+/** Mean held-out R² over scene factors and subjects of a ridge decoder from the teacher latents. */
+async function factorR2(dir: string): Promise<number> {
+  const all = Object.values(await teacherFactorR2(dir)).flatMap((r2) => Object.values(r2));
+  return all.reduce((a, b) => a + b, 0) / all.length;
 }
 
 describe('driving teacher', () => {
@@ -56,10 +32,10 @@ describe('driving teacher', () => {
     expect(evoked.teacher.reduction).toBe('evoked');
     await simulateDataset(evoked, dir);
     await writeTeacherTables(dir, evoked, ['latent']);
-    const evokedR2 = await factorR2(dir, evoked.teacher.latents);
+    const evokedR2 = await factorR2(dir);
     const pca = loadConfig('driving', [...sets, 'teacher.reduction=pca']);
     await writeTeacherTables(dir, pca, ['latent']);
-    const pcaR2 = await factorR2(dir, pca.teacher.latents);
+    const pcaR2 = await factorR2(dir);
     expect(pcaR2).toBeLessThan(0.05);
     expect(evokedR2).toBeGreaterThan(0.08);
     expect(evokedR2 - pcaR2).toBeGreaterThan(0.08);
