@@ -25,15 +25,15 @@ export function learningRateAt(step: number, base: number, schedule: LrScheduleC
 /**
  * A loss weight λ for the step about to run. `constant` keeps `weight`; a warm-up (kind `warmup`, or
  * `warmupSteps` with any kind) ramps it linearly from 0 at step 0 to `weight` at `warmupSteps`; `decay` holds it
- * until `endStep - decaySteps` and lowers it linearly to 0 at `endStep` (default: the last step), 0 after; without
- * `decaySteps` it falls over the whole run, from `weight` at step 0 to 0 at `endStep`.
+ * until `endStep - decaySteps` and lowers it linearly to 0 at `endStep` (or, without it, at `endFraction` of the
+ * run; default the last step), 0 after; without `decaySteps` it falls from `weight` at step 0 to 0 at that end.
  */
 export function lossWeightAt(step: number, weight: number, schedule: LossScheduleConfig, totalSteps: number): number {
   let factor = 1;
   const warmup = schedule.warmupSteps ?? 0;
   if (warmup > 0 && step < warmup) factor = step / warmup;
   if (schedule.kind === 'decay') {
-    const end = schedule.endStep ?? totalSteps;
+    const end = schedule.endStep ?? Math.round((schedule.endFraction ?? 1) * totalSteps);
     const span = schedule.decaySteps ?? end;
     const start = end - span;
     if (step >= end) factor = 0;

@@ -62,6 +62,10 @@ describe('loss-weight schedules', () => {
     expect(lossWeightAt(400, 10, { kind: 'decay' }, 400)).toBe(0);
     expect(lossWeightAt(150, 10, { kind: 'decay', endStep: 300 }, 400)).toBe(5);
     expect(lossWeightAt(350, 10, { kind: 'decay', endStep: 300 }, 400)).toBe(0);
+    expect(lossWeightAt(150, 10, { kind: 'decay', endFraction: 0.75 }, 400)).toBe(5);
+    expect(lossWeightAt(300, 10, { kind: 'decay', endFraction: 0.75 }, 400)).toBe(0);
+    expect(lossWeightAt(1500, 10, { kind: 'decay', endFraction: 0.75 }, 4000)).toBe(5);
+    expect(lossWeightAt(100, 10, { kind: 'decay', endFraction: 0.75, endStep: 200 }, 400)).toBe(5);
   });
 
   it('decay ends at the last step when no endStep is given, and combines with a warm-up', () => {
