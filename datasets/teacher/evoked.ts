@@ -10,7 +10,7 @@
  */
 import { DatasetError } from '../errors.js';
 import { symmetricEigen } from './eigen.js';
-import { sampleMoments } from './moments.js';
+import { projectOnAxes, sampleMoments } from './moments.js';
 import { checkTensor, checkTrialIndices, type TrialTensor } from './types.js';
 
 export interface EvokedModel {
@@ -140,21 +140,5 @@ export function fitEvoked(post: TrialTensor, baseline: TrialTensor, trainTrials:
 
 /** Projects every trial onto the model's axes: `(x - mean) · componentsᵀ`, giving `[trial, time, k]`. */
 export function projectEvoked(model: EvokedModel, tensor: TrialTensor): TrialTensor<Float64Array> {
-  checkTensor(tensor, 'projectEvoked');
-  const { data, trials, times, features } = tensor;
-  if (features !== model.features) {
-    throw new DatasetError(`projectEvoked: the tensor has ${features} features but the reduction was fit on ${model.features}.`);
-  }
-  const { k, mean, components } = model;
-  const out = new Float64Array(trials * times * k);
-  const row = new Float64Array(features);
-  for (let r = 0; r < trials * times; r++) {
-    for (let f = 0; f < features; f++) row[f] = data[r * features + f]! - mean[f]!;
-    for (let q = 0; q < k; q++) {
-      let s = 0;
-      for (let f = 0; f < features; f++) s += row[f]! * components[q * features + f]!;
-      out[r * k + q] = s;
-    }
-  }
-  return { data: out, trials, times, features: k };
+  return projectOnAxes(model, tensor, 'projectEvoked');
 }

@@ -1,5 +1,9 @@
-/** @file Sample mean and covariance of trial tensors, fit on a subset of trials (PCA, the evoked reduction). */
-import type { TrialTensor } from './types.js';
+/**
+ * @file Sample mean and covariance of trial tensors, fit on a subset of trials, and projection onto fitted axes:
+ * what PCA and the evoked reduction share.
+ */
+import { DatasetError } from '../errors.js';
+import { checkTensor, type TrialTensor } from './types.js';
 
 /** Mean and sample covariance (divisor n - 1) over every time bin of the listed trials, each bin a sample (`n` of them). */
 export function sampleMoments(tensor: TrialTensor, train: Int32Array): { mean: Float64Array; cov: Float64Array; n: number } {
@@ -29,4 +33,37 @@ export function sampleMoments(tensor: TrialTensor, train: Int32Array): { mean: F
     }
   }
   return { mean, cov, n };
+}
+
+/** Axes fit on centred features: `(x - mean) · componentsᵀ` gives the k latents. */
+export interface LinearAxes {
+  features: number;
+  k: number;
+  mean: Float64Array;
+  /** k × features, one axis per row. */
+  components: Float64Array;
+}
+
+/** Projects every trial onto the axes, giving `[trial, time, k]`; `what` names the caller in errors. */
+export function projectOnAxes(model: LinearAxes, tensor: TrialTensor, what: string): TrialTensor<Float64Array> {
+  checkTensor(tensor, what);
+  const { data, features } = tensor;
+  if (features !== model.features) {
+    throw new DatasetError(`${what}: the model was fit on ${model.features} features but the tensor has ${features}.`);
+  }
+  const { k, mean, components } = model;
+  const rows = tensor.trials * tensor.times;
+  const out = new Float64Array(rows * k);
+  const centred = new Float64Array(features);
+  for (let r = 0; r < rows; r++) {
+    const o = r * features;
+    for (let f = 0; f < features; f++) centred[f] = data[o + f]! - mean[f]!;
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      const base = c * features;
+      for (let f = 0; f < features; f++) s += centred[f]! * components[base + f]!;
+      out[r * k + c] = s;
+    }
+  }
+  return { data: out, trials: tensor.trials, times: tensor.times, features: k };
 }

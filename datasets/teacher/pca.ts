@@ -1,7 +1,7 @@
 /** @file PCA to k latents, fit on the training split: covariance, symmetric eigendecomposition, projection. */
 import { DatasetError } from '../errors.js';
 import { symmetricEigen } from './eigen.js';
-import { sampleMoments } from './moments.js';
+import { projectOnAxes, sampleMoments } from './moments.js';
 import { checkTensor, checkTrialIndices, type TrialTensor } from './types.js';
 
 export interface PcaModel {
@@ -53,24 +53,5 @@ export function fitPca(tensor: TrialTensor, trainTrials: ArrayLike<number>, k: n
 
 /** Projects every trial onto the model's axes: `(x - mean) · componentsᵀ`, giving `[trial, time, k]`. */
 export function projectPca(model: PcaModel, tensor: TrialTensor): TrialTensor<Float64Array> {
-  checkTensor(tensor, 'projectPca');
-  const { data, features } = tensor;
-  if (features !== model.features) {
-    throw new DatasetError(`projectPca: the model was fit on ${model.features} features but the tensor has ${features}.`);
-  }
-  const { k, mean, components } = model;
-  const rows = tensor.trials * tensor.times;
-  const out = new Float64Array(rows * k);
-  const centred = new Float64Array(features);
-  for (let r = 0; r < rows; r++) {
-    const o = r * features;
-    for (let f = 0; f < features; f++) centred[f] = data[o + f]! - mean[f]!;
-    for (let c = 0; c < k; c++) {
-      let s = 0;
-      const base = c * features;
-      for (let f = 0; f < features; f++) s += centred[f]! * components[base + f]!;
-      out[r * k + c] = s;
-    }
-  }
-  return { data: out, trials: tensor.trials, times: tensor.times, features: k };
+  return projectOnAxes(model, tensor, 'projectPca');
 }

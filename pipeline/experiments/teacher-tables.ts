@@ -187,12 +187,13 @@ export function epochTimingOf(dataset: Dataset): EpochTiming | null {
 
 /**
  * Mean (or, with a band, log band power) of each channel in `windows` equal windows of the samples
- * `[from, from + length)` of every listed epoch, as `[epoch, windows × channels]` rows.
+ * `[start, start + length)` of every listed epoch, as `[epoch, windows × channels]` rows, one array per start.
+ * Band power is filtered once per epoch and channel for all the starts.
  */
-function windowFeatures(all: Float32Array, rows: readonly number[], samples: number, channels: number, from: number, length: number, windows: number, band: EpochBand | null): Float64Array {
+function windowFeatures(all: Float32Array, rows: readonly number[], samples: number, channels: number, starts: readonly number[], length: number, windows: number, band: EpochBand | null): Float64Array[] {
   const width = windows * channels;
-  const out = new Float64Array(rows.length * width);
-  const edges = Array.from({ length: windows + 1 }, (_, w) => from + Math.floor((w * length) / windows));
+  const outs = starts.map(() => new Float64Array(rows.length * width));
+  const edges = starts.map((from) => Array.from({ length: windows + 1 }, (_, w) => from + Math.floor((w * length) / windows)));
   const signal = new Float64Array(channels * samples);
   rows.forEach((r, i) => {
     const base = r * samples * channels;
@@ -200,23 +201,29 @@ function windowFeatures(all: Float32Array, rows: readonly number[], samples: num
       for (let s = 0; s < samples; s++) for (let c = 0; c < channels; c++) signal[c * samples + s] = all[base + s * channels + c]!;
       for (let c = 0; c < channels; c++) {
         const power = envelope(filtfilt(band.sos, signal.subarray(c * samples, (c + 1) * samples)));
-        for (let w = 0; w < windows; w++) {
-          let sum = 0;
-          for (let s = edges[w]!; s < edges[w + 1]!; s++) sum += power[s]! * power[s]!;
-          out[i * width + w * channels + c] = Math.log(sum / (edges[w + 1]! - edges[w]!) + band.floor);
-        }
+        outs.forEach((out, k) => {
+          const e = edges[k]!;
+          for (let w = 0; w < windows; w++) {
+            let sum = 0;
+            for (let s = e[w]!; s < e[w + 1]!; s++) sum += power[s]! * power[s]!;
+            out[i * width + w * channels + c] = Math.log(sum / (e[w + 1]! - e[w]!) + band.floor);
+          }
+        });
       }
       return;
     }
-    for (let w = 0; w < windows; w++) {
-      for (let c = 0; c < channels; c++) {
-        let sum = 0;
-        for (let s = edges[w]!; s < edges[w + 1]!; s++) sum += all[base + s * channels + c]!;
-        out[i * width + w * channels + c] = sum / (edges[w + 1]! - edges[w]!);
+    outs.forEach((out, k) => {
+      const e = edges[k]!;
+      for (let w = 0; w < windows; w++) {
+        for (let c = 0; c < channels; c++) {
+          let sum = 0;
+          for (let s = e[w]!; s < e[w + 1]!; s++) sum += all[base + s * channels + c]!;
+          out[i * width + w * channels + c] = sum / (e[w + 1]! - e[w]!);
+        }
       }
-    }
+    });
   });
-  return out;
+  return outs;
 }
 
 /** A band-pass for band-power features, and the power floor that keeps the log finite on a flat channel. */
@@ -262,8 +269,8 @@ function sceneTeacher(brain: Table, teacher: TeacherConfig, timing: EpochTiming 
   const width = windows * channels;
   const out = emptyRows();
   for (const [subject, rows] of groupRows(subjects)) {
-    const data = windowFeatures(all, rows, samples, channels, onset, length, windows, band);
-    const baseline = teacher.reduction === 'evoked' ? windowFeatures(all, rows, samples, channels, onset - length, length, windows, band) : null;
+    const starts = teacher.reduction === 'evoked' ? [onset, onset - length] : [onset];
+    const [data, baseline] = windowFeatures(all, rows, samples, channels, starts, length, windows, band) as [Float64Array, Float64Array?];
     const train = rows.flatMap((r, i) => (splits[r] === 'train' ? [i] : []));
     if (train.length <= teacher.latents) {
       throw new TeacherError(`subject "${subject}" has ${train.length} training brain scenes, too few for teacher.latents = ${teacher.latents} components; lower teacher.latents or record more scenes`);
