@@ -16,6 +16,7 @@ import { gemm } from '../../graphs/ops/matmul.js';
 import { reshape, transpose } from '../../graphs/ops/shape.js';
 import { encodeModel, toModel } from '../../graphs/serialize.js';
 import type { Tensor } from '../../graphs/tensor.js';
+import { median } from '../../pipeline/stats.js';
 
 const NCHWC = 'com.microsoft.nchwc';
 const BATCH = 32;
@@ -93,11 +94,6 @@ async function makeCase(name: string, build: (g: Graph, w: Float32Array, b: Floa
     b: new ort.Tensor('float32', bv, [bLen]),
   };
   return { name, session, feeds: Object.fromEntries(session.inputNames.map((n) => [n, all[n]])) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
 
 /** Runs the cases in turns; returns median CPU ms and the largest difference of each output from the first case's. */

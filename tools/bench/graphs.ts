@@ -74,7 +74,8 @@ function gruOptions(z: GruSize): B2mModelOptions {
   };
 }
 
-function vaeOptions(z: VaeSize): B2mModelOptions {
+/** The scene VAE student at the given sizes. */
+export function vaeOptions(z: VaeSize): B2mModelOptions {
   return { seed: 1, student: { kind: 'sceneVae', imageSize: [z.size, z.size], channels: z.channels, latent: z.latent, reconstruction: 'mse' } };
 }
 
@@ -174,7 +175,8 @@ function stepFeedsGru(z: GruSize): Record<string, ort.Tensor> {
   };
 }
 
-function stepFeedsVae(z: VaeSize): Record<string, ort.Tensor> {
+/** A random batch for the VAE's train step: images in (0, 1) and the reparameterization noise. */
+export function stepFeedsVae(z: VaeSize): Record<string, ort.Tensor> {
   const b = vaeBatch(z);
   const { batch: N, size: S, latent: L } = z;
   return { images: new ort.Tensor('float32', b.images, [N, S, S, 3]), noise: new ort.Tensor('float32', b.noise, [N, L]) };

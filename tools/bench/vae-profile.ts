@@ -3,14 +3,14 @@
  * graph (forward, backward, optimizer). Runnable alone:
  * `npx tsx tools/bench/vae-profile.ts [--size 64] [--channels 32,64,128] [--batch 32] [--runs 10] [--threads 1] [--nodes N]`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { type TrainingArtifacts, compileTraining, initialState } from '../../graphs/artifacts.js';
 import { b2mTrainingSpec } from '../../graphs/b2m.js';
-import { Rng } from '../../graphs/init.js';
+import { stepFeedsVae, vaeOptions } from './graphs.js';
 
 export interface ProfileOptions {
   size: number;
@@ -54,27 +54,20 @@ function kindOf(node: string, op: string): string {
   return 'other elementwise (loss, reparameterization, sigmoid)';
 }
 
-function normals(n: number, rng: Rng): Float32Array {
-  return Float32Array.from({ length: n }, () => rng.normal());
-}
-
 /** Every input of the train step: parameters, zero optimizer state, step 0, knob defaults and a random batch. */
-export function vaeStepFeeds(artifacts: TrainingArtifacts, o: Pick<ProfileOptions, 'size' | 'batch' | 'latent'>): Record<string, ort.Tensor> {
+export function vaeStepFeeds(artifacts: TrainingArtifacts, o: Pick<ProfileOptions, 'size' | 'channels' | 'batch' | 'latent'>): Record<string, ort.Tensor> {
   const io = artifacts.io;
-  const feeds: Record<string, ort.Tensor> = {};
+  const feeds: Record<string, ort.Tensor> = stepFeedsVae(o);
   for (const p of io.params) feeds[p.path] = new ort.Tensor('float32', Float32Array.from(artifacts.params.get(p.path) ?? []), p.shape);
   const state = initialState(io);
   for (const s of io.state) feeds[s.name] = new ort.Tensor('float32', Float32Array.from(state.get(s.name) ?? []), s.shape);
   feeds[io.step.name] = new ort.Tensor('int64', BigInt64Array.of(0n), []);
   for (const k of io.knobs) feeds[k.input] = new ort.Tensor('float32', Float32Array.of(k.default), []);
-  const rng = new Rng(7);
-  feeds.images = new ort.Tensor('float32', normals(o.batch * o.size * o.size * 3, rng).map((v) => 1 / (1 + Math.exp(-v))), [o.batch, o.size, o.size, 3]);
-  feeds.noise = new ort.Tensor('float32', normals(o.batch * o.latent, rng), [o.batch, o.latent]);
   return feeds;
 }
 
-export function vaeArtifacts(o: Pick<ProfileOptions, 'size' | 'channels' | 'latent'>): TrainingArtifacts {
-  const spec = b2mTrainingSpec({ seed: 1, student: { kind: 'sceneVae', imageSize: [o.size, o.size], channels: o.channels, latent: o.latent, reconstruction: 'mse' } });
+export function vaeArtifacts(o: Pick<ProfileOptions, 'size' | 'channels' | 'batch' | 'latent'>): TrainingArtifacts {
+  const spec = b2mTrainingSpec(vaeOptions(o));
   return compileTraining(spec, { ...spec.compile, optimizer: { kind: 'adam', lr: 1e-3 } });
 }
 
@@ -96,7 +89,7 @@ export async function profileVaeStep(o: ProfileOptions): Promise<StepProfile> {
     const perStepMs = (performance.now() - marker) / o.runs;
     session.endProfiling();
     await session.release();
-    const file = (await import('node:fs')).readdirSync(dir).find((f) => f.endsWith('.json'));
+    const file = readdirSync(dir).find((f) => f.endsWith('.json'));
     if (file === undefined) throw new Error(`onnxruntime wrote no profile into ${dir}`);
     const events = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
     const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
