@@ -1,7 +1,7 @@
 /**
  * @file Runs grid cells on this machine: up to `jobs` trainers at a time, each in its own worker thread with one
  * onnxruntime intra-op thread, skipping finished cells and resuming interrupted ones from their checkpoints.
- * Ctrl-C asks every running trainer to checkpoint and stop; a second Ctrl-C ends them at once.
+ * Ctrl-C asks every running trainer to checkpoint and stop; a second Ctrl-C ends them after their current step, without a checkpoint.
  */
 import path from 'node:path';
 import type { Progress, StageProgress } from '../progress.js';
@@ -78,7 +78,7 @@ export async function runCells(dir: string, grid: Grid, options: RunCellsOptions
     interrupts++;
     result.stopped = true;
     if (interrupts === 1) {
-      options.progress.warn('interrupted: the running cells checkpoint and stop; run the same command again to continue (Ctrl-C again ends them now).');
+      options.progress.warn('interrupted: the running cells checkpoint and stop; run the same command again to continue (Ctrl-C again ends them after their current step, without a checkpoint).');
       for (const w of running) w.stop();
     } else {
       for (const w of running) void w.kill();

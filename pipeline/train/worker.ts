@@ -1,6 +1,12 @@
 /**
  * @file The training loop in a worker thread: `session.run` blocks its thread, so the main thread stays free for
  * progress and signals. Ctrl-C (SIGINT) or SIGTERM asks the worker to checkpoint after its current step and exit.
+ *
+ * Ending a worker is always cooperative. `Worker.terminate()` while onnxruntime-node's `run` is on the worker's
+ * stack makes the binding throw a C++ `Napi::Error` into a terminating isolate, which aborts the whole process
+ * (`terminate called after throwing an instance of 'Napi::Error'`, about one kill in ten here). So `kill` raises a
+ * flag that the loop reads before each step; the worker then releases its sessions and exits on its own, leaving
+ * what a crash after that step would leave: the periodic checkpoints and nothing more.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -19,7 +25,7 @@ export type WorkerTrainOptions = Omit<TrainOptions, 'shouldStop' | 'onProgress' 
 interface WorkerInput {
   b2mTrainWorker: 1;
   options: WorkerTrainOptions;
-  /** Int32 flag: 1 asks the loop to stop after its current step. */
+  /** Int32 flag: STOP asks the loop to checkpoint and return after its current step, KILL to end without one. */
   stop: SharedArrayBuffer;
 }
 
@@ -34,10 +40,18 @@ export interface TrainingWorker {
   readonly result: Promise<TrainResult>;
   /** Asks the worker to checkpoint after its current step and return (`stopped: true`). */
   stop(): void;
-  /** Ends the worker at once, without a checkpoint (as a crash would). */
+  /** Ends the worker after its current step, without a checkpoint (as a crash after that step would). */
   kill(): Promise<void>;
   readonly threadId: number;
 }
+
+/** Values of the shared flag. */
+const RUN = 0;
+const STOP = 1;
+const KILL = 2;
+
+/** How long `kill` waits for the loop to notice the flag before terminating the thread anyway. */
+const KILL_GRACE_MS = 120_000;
 
 const ERRORS: Record<string, new (message: string) => Error> = {
   TrainingError,
@@ -81,6 +95,7 @@ export function startTrainingWorker(options: WorkerTrainOptions, onProgress?: (e
   const input: WorkerInput = { b2mTrainWorker: 1, options, stop };
   const worker = new Worker(workerEntry(), { workerData: input });
   let settled = false;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const result = new Promise<TrainResult>((resolve, reject) => {
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') onProgress?.(m.event);
@@ -103,16 +118,25 @@ export function startTrainingWorker(options: WorkerTrainOptions, onProgress?: (e
   return {
     result,
     threadId: worker.threadId,
-    stop: () => Atomics.store(flag, 0, 1),
+    stop: () => {
+      Atomics.compareExchange(flag, 0, RUN, STOP);
+    },
     kill: async () => {
-      await worker.terminate();
+      Atomics.store(flag, 0, KILL);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), KILL_GRACE_MS);
+      });
+      // A loop stuck inside one step for minutes is ended the hard way, accepting the risk above.
+      if (await Promise.race([exited.then(() => false), late])) await worker.terminate();
+      clearTimeout(timer);
     },
   };
 }
 
 /**
  * Trains in a worker and waits for it. While it runs, the first SIGINT or SIGTERM asks it to checkpoint and stop
- * (the result then has `stopped: true`); a second one ends it at once.
+ * (the result then has `stopped: true`); a second one ends it after its current step, without a checkpoint.
  */
 export async function trainInWorker(options: WorkerTrainOptions, onProgress?: (event: TrainProgress) => void): Promise<TrainResult> {
   const run = startTrainingWorker(options, onProgress);
@@ -138,7 +162,11 @@ async function workerMain(input: WorkerInput): Promise<void> {
   try {
     const result = await train({
       ...input.options,
-      shouldStop: () => Atomics.load(flag, 0) === 1,
+      shouldStop: () => {
+        const asked = Atomics.load(flag, 0);
+        if (asked === KILL) throw new TrainingError('the training worker was ended (killed) before finishing; resume from its last checkpoint');
+        return asked === STOP;
+      },
       onProgress: (event) => port.postMessage({ type: 'progress', event } satisfies WorkerMessage),
     });
     port.postMessage({ type: 'done', result } satisfies WorkerMessage);
