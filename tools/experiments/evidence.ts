@@ -7,6 +7,7 @@
  *     [--set memory-decision.train.steps=400] [--strategies isolated,latent] [--sweep noise=0.5,2,4 --sweep trials=50,100]
  *     [--no-budget] [--task-trials 1000 (train every cell on this task budget only)]
  *     [--collect (train nothing: summarize the finished cells already in --out, e.g. of a run stopped early)]
+ *     [--keep (train only the cells not already finished in --out under the same config, e.g. to add sweep seeds)]
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -66,6 +67,7 @@ const { values: args } = parseArgs({
     'no-budget': { type: 'boolean', default: false },
     'task-trials': { type: 'string' },
     collect: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
   },
 });
 
@@ -167,6 +169,17 @@ async function finalTest(runDir: string): Promise<Record<string, number> | null>
   }
 }
 
+/** True when `runDir` holds a finished run of exactly this config (what --keep reuses). */
+async function finishedUnder(runDir: string, config: ExperimentConfig): Promise<boolean> {
+  if (!(await finalTest(runDir))) return false;
+  try {
+    const run = JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8')) as { config?: unknown };
+    return JSON.stringify(run.config) === JSON.stringify(config);
+  } catch {
+    return false;
+  }
+}
+
 /** Trains one cell (or, with --collect, reads a finished one; null when it is not there). */
 async function runCell(config: ExperimentConfig, dataset: string, strategy: Strategy, seed: number, runRoot: string, scenes: SceneData | null): Promise<Cell | null> {
   const t0 = performance.now();
@@ -177,13 +190,13 @@ async function runCell(config: ExperimentConfig, dataset: string, strategy: Stra
   const memory = config.experiment === 'memory-decision';
   const withBudget = memory && !args['no-budget'] && !taskTrials;
   const budgetDir = `${runDir}-budget`;
-  if (!args.collect) {
+  if (!args.collect && !(args.keep && (await finishedUnder(runDir, cfg)))) {
     await rm(runDir, { recursive: true, force: true });
     await train({ config: cfg, dataset, strategy, runDir, cacheDir, resume: false, checkpointEvery: 1e9, ...(taskTrials ? { taskTrials } : {}) });
-    if (withBudget) {
-      await rm(budgetDir, { recursive: true, force: true });
-      await train({ config: cfg, dataset, strategy, runDir: budgetDir, cacheDir, resume: false, taskTrials: config.compare.budgetTaskTrials, checkpointEvery: 1e9 });
-    }
+  }
+  if (withBudget && !args.collect && !(args.keep && (await finishedUnder(budgetDir, cfg)))) {
+    await rm(budgetDir, { recursive: true, force: true });
+    await train({ config: cfg, dataset, strategy, runDir: budgetDir, cacheDir, resume: false, taskTrials: config.compare.budgetTaskTrials, checkpointEvery: 1e9 });
   }
   const test = await finalTest(runDir);
   if (!test) return null;
