@@ -372,7 +372,14 @@ function markdown(results: ExperimentResult[], command: string): string {
 
 await mkdir(out, { recursive: true });
 const results: ExperimentResult[] = [];
-for (const kind of experiments) results.push(await runExperiment(kind));
+try {
+  for (const kind of experiments) results.push(await runExperiment(kind));
+} catch (err) {
+  // A user mistake (a config or data the pipeline refuses) is one line and exit 1, as in the CLI.
+  if ((err as { userError?: unknown }).userError !== true) throw err;
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+}
 const command = `npx tsx tools/experiments/evidence.ts ${process.argv.slice(2).join(' ')}`;
 await writeFile(path.join(out, 'evidence.json'), `${JSON.stringify({ command, results }, null, 1)}\n`);
 await writeFile(path.join(out, 'evidence.md'), markdown(results, command));
