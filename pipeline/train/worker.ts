@@ -123,13 +123,10 @@ export function startTrainingWorker(options: WorkerTrainOptions, onProgress?: (e
     },
     kill: async () => {
       Atomics.store(flag, 0, KILL);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), KILL_GRACE_MS);
-      });
       // A loop stuck inside one step for minutes is ended the hard way, accepting the risk above.
-      if (await Promise.race([exited.then(() => false), late])) await worker.terminate();
-      clearTimeout(timer);
+      const late = setTimeout(() => void worker.terminate(), KILL_GRACE_MS);
+      await exited;
+      clearTimeout(late);
     },
   };
 }

@@ -16,12 +16,13 @@ import type { Data, Table, Utf8 } from 'apache-arrow';
 import * as ort from 'onnxruntime-node';
 import { openDataset, tensorRows } from '../../datasets/index.js';
 import { SCENE_FACTORS } from '../../datasets/simulators/index.js';
-import { type ExperimentConfig, type ExperimentKind, loadConfig, type Strategy } from '../../pipeline/config.js';
+import { configHash, type ExperimentConfig, type ExperimentKind, loadConfig, type Strategy } from '../../pipeline/config.js';
+import { isUserError } from '../../pipeline/errors.js';
 import { simulateDataset } from '../../pipeline/experiments/datasets.js';
 import { ridgeR2 } from '../../pipeline/experiments/probe.js';
 import { writeTeacherTables } from '../../pipeline/experiments/teacher-tables.js';
 import { meanCi, median, pairedTTest, stepsToTarget, wilcoxonSignedRank, learningCurveArea } from '../../pipeline/stats.js';
-import { FINAL_FILE, STUDENT_FILE, train } from '../../pipeline/train/index.js';
+import { FINAL_FILE, RUN_FILE, STUDENT_FILE, train } from '../../pipeline/train/index.js';
 
 const B2M: Strategy[] = ['contrastive', 'latent', 'both'];
 const NULLS: Strategy[] = ['shuffled-brain', 'noise-brain'];
@@ -173,8 +174,8 @@ async function finalTest(runDir: string): Promise<Record<string, number> | null>
 async function finishedUnder(runDir: string, config: ExperimentConfig): Promise<boolean> {
   if (!(await finalTest(runDir))) return false;
   try {
-    const run = JSON.parse(await readFile(path.join(runDir, 'run.json'), 'utf8')) as { config?: unknown };
-    return JSON.stringify(run.config) === JSON.stringify(config);
+    const run = JSON.parse(await readFile(path.join(runDir, RUN_FILE), 'utf8')) as { config: ExperimentConfig };
+    return configHash(run.config) === configHash(config);
   } catch {
     return false;
   }
@@ -376,8 +377,8 @@ try {
   for (const kind of experiments) results.push(await runExperiment(kind));
 } catch (err) {
   // A user mistake (a config or data the pipeline refuses) is one line and exit 1, as in the CLI.
-  if ((err as { userError?: unknown }).userError !== true) throw err;
-  process.stderr.write(`${(err as Error).message}\n`);
+  if (!isUserError(err)) throw err;
+  process.stderr.write(`${err.message}\n`);
   process.exit(1);
 }
 const command = `npx tsx tools/experiments/evidence.ts ${process.argv.slice(2).join(' ')}`;
